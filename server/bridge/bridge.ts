@@ -1,0 +1,175 @@
+import { homedir } from 'node:os'
+import * as pty from 'node-pty'
+import type { WebSocket } from 'ws'
+import type { Session, Tmux, Window } from '../tmux/index.js'
+import { tmuxEnv } from '../tmux/index.js'
+import { BRIDGE_LIMITS, parseControl } from './control.js'
+import { DisposableStore, toDisposable } from './disposable.js'
+
+export type ExitCode = 'DETACHED' | 'WINDOW_CLOSED' | 'SESSION_CLOSED' | 'TMUX_EXITED' | 'SERVER_STOPPING'
+
+export interface ExitReason {
+  code: ExitCode
+  message: string
+}
+
+/** WebSocket close code for each way a terminal ends (docs/protocol.md). */
+const CLOSE_CODES: Record<ExitCode, number> = {
+  DETACHED: 1000,
+  SERVER_STOPPING: 1001,
+  WINDOW_CLOSED: 4404,
+  SESSION_CLOSED: 4404,
+  TMUX_EXITED: 4500,
+}
+
+export interface Target {
+  session: Session
+  window: Window
+}
+
+export interface Snapshot {
+  sessions: Set<string>
+  windows: Set<string>
+}
+
+/** Why a target is gone, judged from tmux's current ids; null while it still exists. Pure. */
+export function goneReason(target: Target, snapshot: Snapshot | null): ExitReason | null {
+  const { session, window } = target
+  if (snapshot === null) return { code: 'TMUX_EXITED', message: 'the tmux server exited' }
+  if (!snapshot.sessions.has(session.id)) return { code: 'SESSION_CLOSED', message: `session ${JSON.stringify(session.name)} was killed` }
+  if (!snapshot.windows.has(`${session.id}:${window.id}`)) {
+    return { code: 'WINDOW_CLOSED', message: `window ${window.index} of session ${JSON.stringify(session.name)} was closed` }
+  }
+  return null
+}
+
+export interface BridgeOptions {
+  tmux: Tmux
+  target: Target
+  cols: number
+  rows: number
+  /** Unique per bridge; names the hidden viewer session. */
+  viewerId: string
+  onEnd: (bridge: Bridge) => void
+}
+
+// A UTF-8 locale for the tmux client, unless the user's own already is one.
+const utf8Locale = (): Record<string, string> =>
+  /utf-?8/i.test(process.env.LC_ALL ?? process.env.LC_CTYPE ?? process.env.LANG ?? '') ? {} : { LC_CTYPE: 'C.UTF-8' }
+
+/**
+ * One browser terminal: a tmux client in a pty, streamed over one WebSocket.
+ * Binary frames are raw bytes both ways; text frames are control JSON. All
+ * that it creates lives in one DisposableStore; every way out disposes it.
+ */
+export class Bridge {
+  readonly target: Target
+  private readonly store = new DisposableStore()
+  private readonly pty: pty.IPty
+  private sentBytes = 0
+  private ackedBytes = 0
+  private paused = false
+  private lastResizeAt = 0
+  private pendingSize: { cols: number; rows: number } | null = null
+  private resizeTimer: NodeJS.Timeout | undefined
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly options: BridgeOptions,
+  ) {
+    this.target = options.target
+    const { tmux, target, cols, rows } = options
+    this.pty = pty.spawn('tmux', tmux.viewerArgv(target.session, target.window, options.viewerId), {
+      name: 'xterm-256color',
+      cols,
+      rows,
+      cwd: homedir(),
+      env: tmuxEnv({ TERM: 'xterm-256color', ...utf8Locale() }),
+      // Raw bytes: decoding here would split multi-byte characters across chunks.
+      encoding: null,
+    })
+    this.store.add(toDisposable(() => options.onEnd(this)))
+    // SIGHUP ends only this tmux client; destroy-unattached then removes its viewer session.
+    this.store.add(toDisposable(() => this.pty.kill()))
+    this.store.add(toDisposable(() => clearTimeout(this.resizeTimer)))
+
+    // node-pty types onData as string, but with `encoding: null` it delivers Buffers.
+    const onData = this.pty.onData as unknown as pty.IEvent<Buffer>
+    this.store.add(onData((chunk) => this.sendOutput(chunk)))
+    this.store.add(this.pty.onExit(() => void this.explainExit()))
+
+    const onMessage = (data: Buffer, isBinary: boolean) => this.receive(data, isBinary)
+    ws.on('message', onMessage)
+    this.store.add(toDisposable(() => ws.off('message', onMessage)))
+    ws.once('close', () => this.store.dispose())
+    // ws reports protocol errors (such as an oversized frame) here, then closes.
+    ws.on('error', () => {})
+  }
+
+  /** Ends the terminal: tells the client why, closes the socket, kills the tmux client. Idempotent. */
+  end(reason: ExitReason): void {
+    if (this.store.isDisposed) return
+    if (this.ws.readyState === this.ws.OPEN) {
+      this.ws.send(JSON.stringify({ type: 'exit', code: reason.code, message: reason.message }))
+      this.ws.close(CLOSE_CODES[reason.code], reason.code)
+    }
+    this.store.dispose()
+  }
+
+  private sendOutput(chunk: Buffer): void {
+    if (this.ws.readyState !== this.ws.OPEN) return
+    this.ws.send(chunk, { binary: true })
+    this.sentBytes += chunk.length
+    if (!this.paused && this.sentBytes - this.ackedBytes > BRIDGE_LIMITS.unackedHighBytes) {
+      this.paused = true
+      this.pty.pause()
+    }
+  }
+
+  private receive(data: Buffer, isBinary: boolean): void {
+    if (isBinary) {
+      this.pty.write(data)
+      return
+    }
+    const parsed = parseControl(data.toString('utf8'))
+    if (!parsed.ok) {
+      this.ws.send(JSON.stringify({ type: 'error', code: 'BAD_CONTROL_MESSAGE', message: parsed.reason }))
+      return
+    }
+    const message = parsed.message
+    if (message.type === 'ack') {
+      // An ack can never count more than was sent.
+      this.ackedBytes = Math.min(this.sentBytes, this.ackedBytes + message.bytes)
+      if (this.paused && this.sentBytes - this.ackedBytes < BRIDGE_LIMITS.unackedLowBytes) {
+        this.paused = false
+        this.pty.resume()
+      }
+    } else {
+      this.requestResize(message)
+    }
+  }
+
+  private requestResize(size: { cols: number; rows: number }): void {
+    this.pendingSize = size
+    if (this.resizeTimer) return
+    const wait = this.lastResizeAt + BRIDGE_LIMITS.resizeIntervalMs - Date.now()
+    if (wait <= 0) this.applyResize()
+    else this.resizeTimer = setTimeout(() => this.applyResize(), wait)
+  }
+
+  private applyResize(): void {
+    this.resizeTimer = undefined
+    const size = this.pendingSize
+    this.pendingSize = null
+    if (!size || this.store.isDisposed) return
+    this.lastResizeAt = Date.now()
+    if (size.cols !== this.pty.cols || size.rows !== this.pty.rows) this.pty.resize(size.cols, size.rows)
+  }
+
+  /** The tmux client exited on its own: find out why, so the client can say so. */
+  private async explainExit(): Promise<void> {
+    if (this.store.isDisposed) return
+    const snapshot = await this.options.tmux.snapshot().catch(() => null)
+    this.end(goneReason(this.target, snapshot) ?? { code: 'DETACHED', message: 'the tmux client detached' })
+  }
+}

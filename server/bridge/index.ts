@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { WebSocketServer, type WebSocket } from 'ws'
+import { HandoffError } from '../errors.js'
+import { parseWindowIndex, type Tmux } from '../tmux/index.js'
+import { Bridge, goneReason } from './bridge.js'
+import { BRIDGE_LIMITS, parseInitialSize } from './control.js'
+
+export { BRIDGE_LIMITS, clampSize, parseControl, parseInitialSize } from './control.js'
+export { DisposableStore, toDisposable } from './disposable.js'
+export { goneReason } from './bridge.js'
+export type { ExitCode, ExitReason } from './bridge.js'
+
+export interface TerminalServerOptions {
+  tmux: Tmux
+  /** Decides before the upgrade (Host, Origin); null lets it through. */
+  guard: (req: IncomingMessage) => HandoffError | null
+  /** Ping interval; a client that misses one ping is dropped at the next. */
+  heartbeatMs?: number
+  /** How often live terminals are checked against tmux for killed windows and sessions. */
+  watchIntervalMs?: number
+  log?: (line: string) => void
+}
+
+const TERM_PATH = /^\/api\/term\/([^/]+)\/([^/]+)$/
+
+/** Answers a refused upgrade with plain HTTP and the usual error JSON, before any WebSocket exists. */
+function refuseUpgrade(socket: Duplex, err: HandoffError): void {
+  const body = JSON.stringify({ error: { code: err.code, message: err.message } })
+  socket.end(
+    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\n` +
+      'Content-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  )
+}
+
+/**
+ * The WebSocket side of Handoff: authorises each upgrade, resolves its tmux
+ * window, and runs one Bridge per socket. Also the two timers every live
+ * terminal shares: the heartbeat and the watch for killed windows.
+ */
+export function createTerminalServer(options: TerminalServerOptions) {
+  const { tmux } = options
+  const heartbeatMs = options.heartbeatMs ?? 10_000
+  const watchIntervalMs = options.watchIntervalMs ?? 500
+  const log = options.log ?? (() => {})
+  const wss = new WebSocketServer({ noServer: true, maxPayload: BRIDGE_LIMITS.messageBytes })
+  const bridges = new Set<Bridge>()
+  const alive = new WeakMap<WebSocket, boolean>()
+
+  const heartbeat = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (alive.get(ws) === false) {
+        ws.terminate()
+        continue
+      }
+      alive.set(ws, false)
+      ws.ping()
+    }
+  }, heartbeatMs)
+  heartbeat.unref()
+
+  let watching = false
+  const watch = setInterval(async () => {
+    if (watching || bridges.size === 0) return
+    watching = true
+    try {
+      const snapshot = await tmux.snapshot().catch(() => null)
+      for (const bridge of bridges) {
+        const reason = goneReason(bridge.target, snapshot)
+        if (reason) bridge.end(reason)
+      }
+    } finally {
+      watching = false
+    }
+  }, watchIntervalMs)
+  watch.unref()
+
+  async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy())
+    try {
+      const refusal = options.guard(req)
+      if (refusal) throw refusal
+      const url = new URL(req.url ?? '/', 'http://upgrade.invalid')
+      const match = TERM_PATH.exec(url.pathname)
+      if (!match) throw new HandoffError('NOT_FOUND', 404, 'WebSocket upgrades are only served at /api/term/:session/:window')
+      let sessionName: string
+      let indexText: string
+      try {
+        sessionName = decodeURIComponent(match[1] ?? '')
+        indexText = decodeURIComponent(match[2] ?? '')
+      } catch {
+        throw new HandoffError('BAD_REQUEST', 400, 'the terminal URL is not validly percent-encoded')
+      }
+      const size = parseInitialSize(url.searchParams.get('cols'), url.searchParams.get('rows'))
+      if (!size) throw new HandoffError('BAD_REQUEST', 400, '"cols" and "rows" must be whole numbers')
+      const target = await tmux.findWindow(sessionName, parseWindowIndex(indexText))
+      if (socket.destroyed) return
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        alive.set(ws, true)
+        ws.on('pong', () => alive.set(ws, true))
+        const bridge = new Bridge(ws, {
+          tmux,
+          target,
+          ...size,
+          viewerId: randomBytes(6).toString('hex'),
+          onEnd: (b) => bridges.delete(b),
+        })
+        bridges.add(bridge)
+      })
+    } catch (err) {
+      if (err instanceof HandoffError) refuseUpgrade(socket, err)
+      else {
+        log(`internal error on upgrade ${req.url ?? ''}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+        refuseUpgrade(socket, new HandoffError('INTERNAL', 500, 'internal error'))
+      }
+    }
+  }
+
+  return {
+    /** Pass an http server's 'upgrade' event here. */
+    handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void handleUpgrade(req, socket, head),
+    /** Live terminals right now. */
+    get size() {
+      return bridges.size
+    },
+    /** Ends every terminal with SERVER_STOPPING and stops the timers. */
+    close(): void {
+      clearInterval(heartbeat)
+      clearInterval(watch)
+      for (const bridge of bridges) bridge.end({ code: 'SERVER_STOPPING', message: 'the Handoff server is stopping' })
+      wss.close()
+    },
+  }
+}
+
+export type TerminalServer = ReturnType<typeof createTerminalServer>

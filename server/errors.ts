@@ -1,0 +1,39 @@
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+
+/** Every error Handoff reports, by stable code. Each has one sentence in docs/errors.md. */
+export type ErrorCode =
+  | 'BAD_REQUEST'
+  | 'BAD_NAME'
+  | 'BAD_CONFIG'
+  | 'BODY_TOO_LARGE'
+  | 'HOST_NOT_ALLOWED'
+  | 'ORIGIN_MISMATCH'
+  | 'NOT_FOUND'
+  | 'SESSION_NOT_FOUND'
+  | 'WINDOW_NOT_FOUND'
+  | 'SESSION_EXISTS'
+  | 'TMUX_NOT_INSTALLED'
+  | 'TMUX_TIMEOUT'
+  | 'TMUX_OUTPUT_TOO_LARGE'
+  | 'TMUX_VERSION_MISMATCH'
+  | 'TMUX_FAILED'
+  | 'PORT_IN_USE'
+  | 'LISTEN_FAILED'
+  | 'SERVER_NOT_RUNNING'
+  | 'INTERNAL'
+
+/** The one error class: a stable code, an HTTP status, and a message that says what to do next. */
+export class HandoffError extends Error {
+  override readonly name = 'HandoffError'
+  constructor(
+    readonly code: ErrorCode,
+    readonly status: ContentfulStatusCode = 400,
+    message: string = code,
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+  }
+}
+
+export const isHandoffError = (err: unknown, code?: ErrorCode): err is HandoffError =>
+  err instanceof HandoffError && (code === undefined || err.code === code)

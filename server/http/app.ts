@@ -1,0 +1,147 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { serveStatic } from '@hono/node-server/serve-static'
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { secureHeaders } from 'hono/secure-headers'
+import { z } from 'zod'
+import { HandoffError } from '../errors.js'
+import { parseWindowIndex, type Session, type Tmux, type Window } from '../tmux/index.js'
+import { requireHost, requireOriginOnWrites, type Audience } from './guards.js'
+
+export const HTTP_LIMITS = {
+  /** One request body; the API only takes small JSON objects. */
+  bodyBytes: 16 * 1024,
+} as const
+
+export interface AppDeps {
+  tmux: Tmux
+  audience: Audience
+  /** The built web app (vite's output). */
+  webRoot: string
+  version: string
+  log: (line: string) => void
+}
+
+const sessionJson = (s: Session) => ({ name: s.name, windows: s.windows, attached: s.attached, activity: s.activity })
+const windowJson = (w: Window) => ({
+  index: w.index, name: w.name, active: w.active, title: w.title, command: w.command, path: w.path, activity: w.activity,
+})
+
+const NewSessionBody = z.object({ name: z.string() }).strict()
+const NewWindowBody = z.object({ name: z.string().optional() }).strict()
+
+/** Reads and validates a JSON body, turning every malformation into one BAD_REQUEST that says what was wrong. */
+async function jsonBody<T>(req: Request, schema: z.ZodType<T>): Promise<T> {
+  let raw: unknown
+  try {
+    const text = await req.text()
+    raw = text.trim() === '' ? {} : JSON.parse(text)
+  } catch {
+    throw new HandoffError('BAD_REQUEST', 400, 'the request body is not valid JSON')
+  }
+  const parsed = schema.safeParse(raw)
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]
+  const where = issue?.path.length ? `"${issue.path.join('.')}": ` : ''
+  throw new HandoffError('BAD_REQUEST', 400, `invalid request body: ${where}${issue?.message ?? 'unexpected shape'}`)
+}
+
+const CSP = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  // xterm.js positions its layers with inline styles.
+  styleSrc: ["'self'", "'unsafe-inline'"],
+  imgSrc: ["'self'", 'data:'],
+  connectSrc: ["'self'"],
+  workerSrc: ["'self'"],
+  manifestSrc: ["'self'"],
+  frameAncestors: ["'none'"],
+  baseUri: ["'none'"],
+  formAction: ["'self'"],
+  objectSrc: ["'none'"],
+}
+
+/** The HTTP side of Handoff: guards, the JSON API over tmux, and the web app. */
+export function createApp(deps: AppDeps): Hono {
+  const { tmux } = deps
+  const app = new Hono()
+
+  app.use(requireHost(deps.audience))
+  app.use(secureHeaders({ contentSecurityPolicy: CSP, referrerPolicy: 'no-referrer', crossOriginEmbedderPolicy: false }))
+  app.use(requireOriginOnWrites(deps.audience))
+  app.use(
+    '/api/*',
+    bodyLimit({
+      maxSize: HTTP_LIMITS.bodyBytes,
+      onError: () => {
+        throw new HandoffError('BODY_TOO_LARGE', 413, `request bodies are limited to ${HTTP_LIMITS.bodyBytes} bytes`)
+      },
+    }),
+  )
+
+  app.get('/api/health', (c) => c.json({ ok: true, version: deps.version }))
+
+  app.get('/api/sessions', async (c) => c.json((await tmux.listSessions()).map(sessionJson)))
+
+  app.post('/api/sessions', async (c) => {
+    const { name } = await jsonBody(c.req.raw, NewSessionBody)
+    return c.json(sessionJson(await tmux.createSession(name)), 201)
+  })
+
+  app.delete('/api/sessions/:session', async (c) => {
+    await tmux.killSession(await tmux.findSession(c.req.param('session')))
+    return c.body(null, 204)
+  })
+
+  app.get('/api/sessions/:session/windows', async (c) => {
+    const session = await tmux.findSession(c.req.param('session'))
+    return c.json((await tmux.listWindows(session)).map(windowJson))
+  })
+
+  app.post('/api/sessions/:session/windows', async (c) => {
+    const { name } = await jsonBody(c.req.raw, NewWindowBody)
+    const session = await tmux.findSession(c.req.param('session'))
+    return c.json(windowJson(await tmux.createWindow(session, name)), 201)
+  })
+
+  app.delete('/api/sessions/:session/windows/:index', async (c) => {
+    const { window } = await tmux.findWindow(c.req.param('session'), parseWindowIndex(c.req.param('index')))
+    await tmux.killWindow(window)
+    return c.body(null, 204)
+  })
+
+  app.all('/api/*', () => {
+    throw new HandoffError('NOT_FOUND', 404, 'no such API route; see docs/protocol.md')
+  })
+
+  app.use(
+    '/assets/*',
+    serveStatic({
+      root: deps.webRoot,
+      onFound: (_path, c) => c.header('Cache-Control', 'public, max-age=31536000, immutable'),
+    }),
+  )
+  app.all('/assets/*', () => {
+    throw new HandoffError('NOT_FOUND', 404, 'no such asset')
+  })
+  app.use('*', serveStatic({ root: deps.webRoot, onFound: (_path, c) => c.header('Cache-Control', 'no-cache') }))
+
+  // Any other page is the app itself, so deep links such as /t/main/0 load it.
+  let indexHtml: string | undefined
+  app.get('*', async (c) => {
+    indexHtml ??= await readFile(join(deps.webRoot, 'index.html'), 'utf8').catch(() => undefined)
+    if (indexHtml === undefined) {
+      throw new HandoffError('NOT_FOUND', 404, 'the web app is not built; run "npm run build"')
+    }
+    c.header('Cache-Control', 'no-cache')
+    return c.html(indexHtml)
+  })
+
+  app.onError((err, c) => {
+    if (err instanceof HandoffError) return c.json({ error: { code: err.code, message: err.message } }, err.status)
+    deps.log(`internal error on ${c.req.method} ${c.req.path}: ${err.stack ?? String(err)}`)
+    return c.json({ error: { code: 'INTERNAL', message: 'internal error' } }, 500)
+  })
+  return app
+}

@@ -1,0 +1,260 @@
+import { homedir } from 'node:os'
+import { HandoffError } from '../errors.js'
+import { checkNewName, cleanTitle } from './names.js'
+import { recordFormat } from './records.js'
+import { isNoServer, runTmux, serverArgs, versionMismatch, type RunOptions } from './run.js'
+
+export interface Session {
+  /** tmux's stable id (`$3`): the only way Handoff addresses a session. */
+  id: string
+  name: string
+  windows: number
+  attached: number
+  /** Last activity, Unix seconds. */
+  activity: number
+}
+
+export interface Window {
+  /** tmux's stable id (`@7`). */
+  id: string
+  index: number
+  name: string
+  active: boolean
+  title: string
+  command: string
+  path: string
+  activity: number
+}
+
+export interface TmuxVersions {
+  /** `tmux -V` of the binary on PATH, e.g. `3.3a`. */
+  binary: string
+  /** `#{version}` of the running server, or null when none runs. */
+  server: string | null
+}
+
+/**
+ * Handoff's own tmux sessions (one per terminal viewer) carry this user option,
+ * set to the owning server's pid. Lists hide them; start-up removes orphans.
+ */
+const VIEWER_OPTION = '@handoff_viewer'
+const VIEWER_PREFIX = '_handoff-view-'
+
+const SESSION_FIELDS = {
+  id: '#{session_id}',
+  name: '#{session_name}',
+  windows: '#{session_windows}',
+  attached: '#{session_attached}',
+  activity: '#{session_activity}',
+  viewerOwner: `#{${VIEWER_OPTION}}`,
+  viewerTarget: '#{@handoff_target}',
+} as const
+
+const WINDOW_FIELDS = {
+  id: '#{window_id}',
+  index: '#{window_index}',
+  name: '#{window_name}',
+  active: '#{window_active}',
+  title: '#{pane_title}',
+  command: '#{pane_current_command}',
+  path: '#{pane_current_path}',
+  activity: '#{window_activity}',
+} as const
+
+const toInt = (s: string): number => (/^\d+$/.test(s) ? Number(s) : 0)
+
+/**
+ * Every tmux call Handoff makes, bound to one tmux server (`-L socketName`, or
+ * the user's default server). Sessions and windows are resolved by exact name
+ * or index from tmux's own lists, then addressed by id, so `main` can never
+ * reach `main2` and no name is ever parsed as a target.
+ */
+export class Tmux {
+  constructor(
+    readonly socketName: string | undefined,
+    private readonly runOptions: RunOptions = {},
+  ) {}
+
+  /** Runs a command; throws TMUX_FAILED with tmux's own message on a non-zero exit. */
+  async exec(args: readonly string[], options: RunOptions = {}): Promise<string> {
+    const r = await runTmux(this.socketName, args, { ...this.runOptions, ...options })
+    if (r.exitCode === 0) return r.stdout
+    throw new HandoffError(
+      'TMUX_FAILED',
+      503,
+      `tmux ${args[0] ?? ''} exited ${r.exitCode}: ${r.stderr.trim() || 'no message'}`,
+    )
+  }
+
+  /** Like exec, but a missing tmux server yields null instead of an error. */
+  private async execIfRunning(args: readonly string[]): Promise<string | null> {
+    const r = await runTmux(this.socketName, args, this.runOptions)
+    if (r.exitCode === 0) return r.stdout
+    if (isNoServer(r.stderr)) return null
+    throw new HandoffError('TMUX_FAILED', 503, `tmux ${args[0] ?? ''} exited ${r.exitCode}: ${r.stderr.trim() || 'no message'}`)
+  }
+
+  private async sessionRows() {
+    const { format, parse } = recordFormat(SESSION_FIELDS)
+    const out = await this.execIfRunning(['list-sessions', '-F', format])
+    return out === null ? [] : parse(out)
+  }
+
+  /** The user's sessions by name; Handoff's own viewer sessions are left out. No server: empty. */
+  async listSessions(): Promise<Session[]> {
+    return (await this.sessionRows())
+      .filter((r) => r.viewerOwner === '')
+      .map((r) => ({
+        id: r.id,
+        name: r.name,
+        windows: toInt(r.windows),
+        attached: toInt(r.attached),
+        activity: toInt(r.activity),
+      }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  }
+
+  /** The session named exactly `name`, or SESSION_NOT_FOUND. */
+  async findSession(name: string): Promise<Session> {
+    const found = (await this.listSessions()).find((s) => s.name === name)
+    if (found) return found
+    throw new HandoffError('SESSION_NOT_FOUND', 404, `no tmux session named ${JSON.stringify(name)}`)
+  }
+
+  async listWindows(session: Session): Promise<Window[]> {
+    const { format, parse } = recordFormat(WINDOW_FIELDS)
+    const out = await this.execIfRunning(['list-windows', '-t', session.id, '-F', format])
+    if (out === null) throw new HandoffError('SESSION_NOT_FOUND', 404, `no tmux session named ${JSON.stringify(session.name)}`)
+    return parse(out)
+      .map((r) => ({
+        id: r.id,
+        index: toInt(r.index),
+        name: r.name,
+        active: r.active === '1',
+        title: cleanTitle(r.title),
+        command: r.command,
+        path: r.path,
+        activity: toInt(r.activity),
+      }))
+      .sort((a, b) => a.index - b.index)
+  }
+
+  /** Window `index` of the session named exactly `sessionName`, or SESSION_NOT_FOUND / WINDOW_NOT_FOUND. */
+  async findWindow(sessionName: string, index: number): Promise<{ session: Session; window: Window }> {
+    const session = await this.findSession(sessionName)
+    const window = (await this.listWindows(session)).find((w) => w.index === index)
+    if (window) return { session, window }
+    throw new HandoffError('WINDOW_NOT_FOUND', 404, `session ${JSON.stringify(sessionName)} has no window ${index}`)
+  }
+
+  /** Creates a detached session in the home folder; BAD_NAME or SESSION_EXISTS when it cannot. */
+  async createSession(name: string): Promise<Session> {
+    checkNewName(name, 'session')
+    if ((await this.sessionRows()).some((r) => r.name === name)) throw sessionExists(name)
+    const r = await runTmux(this.socketName, ['new-session', '-d', '-s', name, '-c', homedir()], this.runOptions)
+    if (r.exitCode !== 0) {
+      if (/duplicate session/i.test(r.stderr)) throw sessionExists(name)
+      throw new HandoffError('TMUX_FAILED', 503, `tmux new-session exited ${r.exitCode}: ${r.stderr.trim()}`)
+    }
+    return this.findSession(name)
+  }
+
+  /** Adds a window at the end of the session, in its active pane's folder, without selecting it. */
+  async createWindow(session: Session, name?: string): Promise<Window> {
+    if (name !== undefined) checkNewName(name, 'window')
+    const { format, parse } = recordFormat({ id: '#{window_id}' })
+    const out = await this.exec([
+      'new-window', '-d', '-P', '-F', format, '-t', `${session.id}:`, '-c', '#{pane_current_path}',
+      ...(name === undefined ? [] : ['-n', name]),
+    ])
+    const id = parse(out)[0]?.id
+    const window = (await this.listWindows(session)).find((w) => w.id === id)
+    if (!window) throw new HandoffError('TMUX_FAILED', 503, 'tmux created a window that it then did not list')
+    return window
+  }
+
+  /**
+   * Kills a session and, in the same tmux command, the viewer sessions grouped
+   * with it: while a viewer shares its windows they would otherwise live on.
+   */
+  async killSession(session: Session): Promise<void> {
+    const viewers = (await this.sessionRows()).filter((r) => r.viewerOwner !== '' && r.viewerTarget === session.id)
+    const targets = [...viewers.map((v) => v.id), session.id]
+    await this.exec(targets.flatMap((id, i) => [...(i ? [';'] : []), 'kill-session', '-t', id]))
+  }
+
+  async killWindow(window: Window): Promise<void> {
+    await this.exec(['kill-window', '-t', window.id])
+  }
+
+  /** The window's active pane: its visible screen and up to `lines` lines of history, with colours, wrapped lines joined. */
+  async capturePane(window: Window, lines: number): Promise<string> {
+    return this.exec(['capture-pane', '-p', '-e', '-J', '-S', String(-Math.max(0, Math.floor(lines))), '-t', window.id], {
+      maxOutputBytes: 32 * 1024 * 1024,
+    })
+  }
+
+  /** The binary's and the running server's versions; a mismatch breaks attaching. */
+  async versions(): Promise<TmuxVersions> {
+    const v = await runTmux(undefined, ['-V'], this.runOptions)
+    const binary = v.stdout.trim().replace(/^tmux\s+/, '')
+    let server: string | null
+    try {
+      server = (await this.execIfRunning(['display-message', '-p', '#{version}']))?.trim() ?? null
+    } catch (err) {
+      if (err instanceof HandoffError && err.code === 'TMUX_VERSION_MISMATCH') server = 'unknown'
+      else throw err
+    }
+    return { binary, server }
+  }
+
+  /** Throws TMUX_VERSION_MISMATCH when the running server and the binary differ. */
+  async checkVersions(): Promise<TmuxVersions> {
+    const v = await this.versions()
+    if (v.server !== null && v.server !== v.binary) {
+      throw versionMismatch(`server ${v.server}, binary ${v.binary}`)
+    }
+    return v
+  }
+
+  /**
+   * The argv (for `tmux`) of a client that views `window` through a session of
+   * its own, grouped with `session`: the desktop's current window never moves,
+   * and the viewer session dies with its client (`destroy-unattached`). One
+   * tmux command sequence, so no list ever sees the viewer unmarked.
+   */
+  viewerArgv(session: Session, window: Window, viewerId: string): string[] {
+    const name = `${VIEWER_PREFIX}${viewerId}`
+    return [
+      ...serverArgs(this.socketName),
+      'new-session', '-t', session.id, '-s', name, ';',
+      'set-option', '-t', name, VIEWER_OPTION, String(process.pid), ';',
+      'set-option', '-t', name, '@handoff_target', session.id, ';',
+      'set-option', '-t', name, 'destroy-unattached', 'on', ';',
+      'select-window', '-t', `${name}:${window.id}`,
+    ]
+  }
+
+  /** Ids of every session and every session:window pair, for noticing kills. */
+  async snapshot(): Promise<{ sessions: Set<string>; windows: Set<string> } | null> {
+    const { format, parse } = recordFormat({ session: '#{session_id}', window: '#{window_id}' })
+    const out = await this.execIfRunning(['list-windows', '-a', '-F', format])
+    if (out === null) return null
+    const rows = parse(out)
+    return { sessions: new Set(rows.map((r) => r.session)), windows: new Set(rows.map((r) => `${r.session}:${r.window}`)) }
+  }
+
+  /** Removes viewer sessions left by a Handoff server that died; returns how many. */
+  async removeOrphanViewers(isAlive: (pid: number) => boolean): Promise<number> {
+    const orphans = (await this.sessionRows()).filter(
+      (r) => r.viewerOwner !== '' && r.name.startsWith(VIEWER_PREFIX) && (!/^\d+$/.test(r.viewerOwner) || !isAlive(Number(r.viewerOwner)) || r.attached === '0'),
+    )
+    if (orphans.length > 0) {
+      await this.exec(orphans.flatMap((o, i) => [...(i ? [';'] : []), 'kill-session', '-t', o.id]))
+    }
+    return orphans.length
+  }
+}
+
+const sessionExists = (name: string) =>
+  new HandoffError('SESSION_EXISTS', 409, `a tmux session named ${JSON.stringify(name)} already exists`)

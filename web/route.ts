@@ -1,0 +1,22 @@
+import type { TerminalTarget } from './term-socket.js'
+
+/** What the address bar shows: `/` is the sessions list, `/t/SESSION/WINDOW` a terminal. */
+export type Route = { screen: 'sessions' } | ({ screen: 'terminal' } & TerminalTarget)
+
+/** Parses a pathname; anything unrecognised is the sessions list. */
+export function parseRoute(pathname: string): Route {
+  const match = /^\/t\/([^/]+)\/(\d{1,9})\/?$/.exec(pathname)
+  if (!match) return { screen: 'sessions' }
+  let session: string
+  try {
+    session = decodeURIComponent(match[1]!)
+  } catch {
+    // A malformed escape (`%E0%A4%A`) cannot name a session.
+    return { screen: 'sessions' }
+  }
+  return { screen: 'terminal', session, window: Number(match[2]) }
+}
+
+export function pathOf(route: Route): string {
+  return route.screen === 'terminal' ? `/t/${encodeURIComponent(route.session)}/${route.window}` : '/'
+}

@@ -1,0 +1,205 @@
+import { ApiError, listWindows } from './api.js'
+import { AckBatcher, inputFrames } from './flow.js'
+import { DisposableStore, type Disposable } from './lifetime.js'
+
+/** One tmux window, as the terminal WebSocket addresses it. */
+export interface TerminalTarget {
+  session: string
+  window: number
+}
+
+export type ConnectionState = 'connecting' | 'live' | 'offline'
+
+export interface TermSocketHandlers {
+  /** Current size in cells, sent with every (re)connect. */
+  size(): { cols: number; rows: number }
+  /** Renders output; `rendered` must be called once it is on screen. */
+  output(bytes: Uint8Array, rendered: () => void): void
+  /**
+   * A new socket opened after an earlier one dropped. tmux redraws the whole
+   * screen for every new client, so the old screen must go first.
+   */
+  reconnected(): void
+  state(state: ConnectionState): void
+  /** The terminal is over for good (window closed, detached…); `message` says why. */
+  ended(message: string): void
+}
+
+/** Reconnect delays start here and double per failed attempt… */
+export const RECONNECT_MIN_DELAY_MS = 250
+/** …up to this. */
+export const RECONNECT_MAX_DELAY_MS = 5_000
+
+/** Exit codes after which reconnecting would show nothing (docs/protocol.md#frames). */
+const FINAL_EXIT_CODES = new Set(['DETACHED', 'WINDOW_CLOSED', 'SESSION_CLOSED'])
+const CLOSE_NORMAL = 1000
+const CLOSE_NOT_FOUND = 4404
+
+type ServerFrame =
+  | { type: 'exit'; code: string; message: string }
+  | { type: 'error'; code: string; message: string }
+
+/**
+ * The terminal WebSocket for one tmux window, kept open until `dispose()`:
+ * it reconnects with exponential backoff after abnormal closes and ends
+ * (through `handlers.ended`) only when the window is really gone.
+ */
+export class TermSocket implements Disposable {
+  private readonly store = new DisposableStore()
+  /** Everything belonging to the current socket; replaced on reconnect. */
+  private connection: DisposableStore | undefined
+  private socket: WebSocket | undefined
+  private failedAttempts = 0
+  private everConnected = false
+  private retry: Disposable | undefined
+  private readonly encoder = new TextEncoder()
+
+  constructor(
+    private readonly target: TerminalTarget,
+    private readonly handlers: TermSocketHandlers,
+  ) {
+    this.store.defer(() => this.connection?.dispose())
+    // A phone waking up or regaining signal should not wait out the backoff.
+    this.store.listen(window, 'online', () => this.retryNow())
+    this.store.listen(document, 'visibilitychange', () => {
+      if (document.visibilityState === 'visible') this.retryNow()
+    })
+    this.connect()
+  }
+
+  /** Sends keyboard input (text is UTF-8 encoded); dropped while offline. */
+  input(data: string | Uint8Array<ArrayBuffer>): void {
+    const bytes = typeof data === 'string' ? this.encoder.encode(data) : data
+    for (const frame of inputFrames(bytes)) this.sendIfLive(frame)
+  }
+
+  resize(cols: number, rows: number): void {
+    this.sendIfLive(JSON.stringify({ type: 'resize', cols, rows }))
+  }
+
+  dispose(): void {
+    this.store.dispose()
+  }
+
+  private connect(): void {
+    const connection = new DisposableStore()
+    this.connection = connection
+    this.handlers.state('connecting')
+
+    const requestedSize = this.handlers.size()
+    const socket = new WebSocket(socketUrl(this.target, requestedSize))
+    socket.binaryType = 'arraybuffer'
+    this.socket = socket
+    connection.defer(() => {
+      this.socket = undefined
+      // Code 1000 tells the server we left on purpose (a detach, not a drop).
+      if (socket.readyState === WebSocket.CONNECTING || socket.readyState === WebSocket.OPEN) {
+        socket.close(CLOSE_NORMAL)
+      }
+    })
+    const acks = connection.add(
+      new AckBatcher((bytes) => this.sendOn(socket, JSON.stringify({ type: 'ack', bytes }))),
+    )
+    let opened = false
+    let exitFrame: ServerFrame | undefined
+
+    connection.listen(socket, 'open', () => {
+      opened = true
+      if (this.everConnected) this.handlers.reconnected()
+      this.everConnected = true
+      this.handlers.state('live')
+      // Resizes while connecting had no socket to go to.
+      const { cols, rows } = this.handlers.size()
+      if (cols !== requestedSize.cols || rows !== requestedSize.rows) this.resize(cols, rows)
+    })
+    connection.listen(socket, 'message', (event) => {
+      const { data } = event as MessageEvent<ArrayBuffer | string>
+      if (typeof data === 'string') {
+        const frame = parseServerFrame(data)
+        if (frame?.type === 'exit') exitFrame = frame
+        else if (frame?.type === 'error') console.warn(`handoff: server refused a frame: ${frame.code}: ${frame.message}`)
+        return
+      }
+      // Output flowing means this socket works: the next drop starts the backoff afresh.
+      this.failedAttempts = 0
+      const bytes = new Uint8Array(data)
+      this.handlers.output(bytes, () => acks.rendered(bytes.byteLength))
+    })
+    connection.listen(socket, 'close', (event) => {
+      const { code } = event as CloseEvent
+      this.socket = undefined
+      connection.dispose()
+      if (exitFrame && FINAL_EXIT_CODES.has(exitFrame.code)) return this.handlers.ended(exitFrame.message)
+      if (code === CLOSE_NORMAL) return this.handlers.ended('Detached from tmux.')
+      if (code === CLOSE_NOT_FOUND) return this.handlers.ended('The tmux window was closed.')
+      // Refused upgrades (404, 503…) reach the browser only as 1006, so ask
+      // the HTTP API whether the window still exists before retrying.
+      if (!opened) void this.checkTargetThenRetry()
+      else this.scheduleRetry()
+    })
+  }
+
+  private async checkTargetThenRetry(): Promise<void> {
+    const gone = await this.whyTargetIsGone()
+    if (this.store.isDisposed) return
+    if (gone) this.handlers.ended(gone)
+    else this.scheduleRetry()
+  }
+
+  /** A message if the session or window no longer exists, else undefined (including when unsure). */
+  private async whyTargetIsGone(): Promise<string | undefined> {
+    try {
+      const windows = await listWindows(this.target.session)
+      if (windows.some((w) => w.index === this.target.window)) return undefined
+      return `Window ${this.target.window} of session "${this.target.session}" no longer exists.`
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'SESSION_NOT_FOUND') return error.message
+      return undefined
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (this.store.isDisposed) return
+    this.handlers.state('offline')
+    const delay = Math.min(RECONNECT_MIN_DELAY_MS * 2 ** this.failedAttempts, RECONNECT_MAX_DELAY_MS)
+    this.failedAttempts++
+    this.retry = this.store.timeout(() => {
+      this.retry = undefined
+      this.connect()
+    }, delay)
+  }
+
+  private retryNow(): void {
+    if (!this.retry) return
+    this.retry.dispose()
+    this.retry = undefined
+    this.connect()
+  }
+
+  private sendIfLive(frame: string | Uint8Array<ArrayBuffer>): void {
+    if (this.socket) this.sendOn(this.socket, frame)
+  }
+
+  private sendOn(socket: WebSocket, frame: string | Uint8Array<ArrayBuffer>): void {
+    if (socket.readyState === WebSocket.OPEN) socket.send(frame)
+  }
+}
+
+function socketUrl(target: TerminalTarget, size: { cols: number; rows: number }): string {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:'
+  const path = `/api/term/${encodeURIComponent(target.session)}/${target.window}`
+  return `${scheme}//${location.host}${path}?cols=${size.cols}&rows=${size.rows}`
+}
+
+function parseServerFrame(text: string): ServerFrame | undefined {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (typeof value !== 'object' || value === null) return undefined
+  const { type, code, message } = value as Record<string, unknown>
+  if ((type !== 'exit' && type !== 'error') || typeof code !== 'string') return undefined
+  return { type, code, message: typeof message === 'string' ? message : code }
+}

@@ -1,0 +1,309 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import * as pty from 'node-pty'
+import WebSocket from 'ws'
+
+/** Environment for every tmux and shell the bench starts: never inside the user's tmux. */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v
+  delete env.TMUX
+  delete env.TMUX_PANE
+  return { ...env, TERM: 'xterm-256color', ...extra }
+}
+
+/** A private tmux server (`-L handoff-bench-<pid>`, our own config), never the user's. */
+export class BenchTmux {
+  readonly socket = `handoff-bench-${process.pid}`
+
+  constructor(readonly configPath: string) {}
+
+  run(...args: string[]): string {
+    return execFileSync('tmux', ['-u', '-L', this.socket, '-f', this.configPath, ...args], {
+      encoding: 'utf8',
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 5_000,
+    })
+  }
+
+  /** argv of a plain `tmux attach` to one window, as a desktop terminal would run it. */
+  attachArgv(target: string): string[] {
+    return ['-u', '-L', this.socket, '-f', this.configPath, 'attach', '-t', target]
+  }
+
+  /** Stops the server and removes its socket file, which tmux leaves behind. */
+  kill(): void {
+    try {
+      this.run('kill-server')
+    } catch {
+      // Already gone.
+    }
+    const uid = process.getuid?.() ?? 0
+    rmSync(join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${uid}`, this.socket), { force: true })
+  }
+}
+
+/** One terminal as the bench drives it: a pty of its own or a Handoff WebSocket. */
+export interface Term {
+  write(keys: string): void
+  onData(listener: (chunk: Buffer) => void): () => void
+  /** Bytes of output received so far. */
+  readonly received: number
+  close(): Promise<void>
+}
+
+export const PTY_SIZE = { cols: 80, rows: 24 } as const
+
+/** A process in a pty of our own (node-pty, no network). */
+export class PtyTerm implements Term {
+  received = 0
+  private readonly listeners = new Set<(chunk: Buffer) => void>()
+  private readonly exited: Promise<void>
+  private readonly p: pty.IPty
+
+  constructor(file: string, args: string[], env: Record<string, string> = cleanEnv()) {
+    const p = pty.spawn(file, args, { name: 'xterm-256color', ...PTY_SIZE, cwd: process.cwd(), env, encoding: null })
+    this.p = p
+    const onData = p.onData as unknown as pty.IEvent<Buffer>
+    onData((chunk) => {
+      this.received += chunk.length
+      for (const l of this.listeners) l(chunk)
+    })
+    this.exited = new Promise((resolve) => p.onExit(() => resolve()))
+  }
+
+  get pid(): number {
+    return this.p.pid
+  }
+
+  write(keys: string): void {
+    this.p.write(keys)
+  }
+
+  onData(listener: (chunk: Buffer) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  async close(): Promise<void> {
+    this.p.kill()
+    await Promise.race([this.exited, sleep(2_000)])
+  }
+}
+
+/** Acknowledge output in batches of this many bytes, as the web app does (docs/protocol.md). */
+const ACK_BATCH_BYTES = 64 * 1024
+
+/** A Handoff terminal WebSocket on loopback that acknowledges output like xterm.js. */
+export class WsTerm implements Term {
+  received = 0
+  private unacked = 0
+  private readonly listeners = new Set<(chunk: Buffer) => void>()
+  private readonly closed: Promise<void>
+
+  constructor(readonly ws: WebSocket) {
+    this.closed = new Promise((resolve) => ws.once('close', () => resolve()))
+    ws.on('message', (data: Buffer, isBinary) => {
+      if (!isBinary) return
+      this.received += data.length
+      this.unacked += data.length
+      if (this.unacked >= ACK_BATCH_BYTES) {
+        ws.send(JSON.stringify({ type: 'ack', bytes: this.unacked }))
+        this.unacked = 0
+      }
+      for (const l of this.listeners) l(data)
+    })
+  }
+
+  /** Creates the socket; resolves at 'open'. Timing starts at the `new WebSocket` call. */
+  static connect(port: number, session: string, window: number): { ws: WebSocket; term: WsTerm; opened: Promise<void> } {
+    const path = `/api/term/${encodeURIComponent(session)}/${window}?cols=${PTY_SIZE.cols}&rows=${PTY_SIZE.rows}`
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, {
+      origin: `http://localhost:${port}`,
+      headers: { host: `localhost:${port}` },
+    })
+    const term = new WsTerm(ws)
+    const opened = new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve())
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade to ${path} refused: HTTP ${res.statusCode}`)))
+      ws.once('error', reject)
+    })
+    return { ws, term, opened }
+  }
+
+  static async open(port: number, session: string, window: number): Promise<WsTerm> {
+    const { term, opened } = WsTerm.connect(port, session, window)
+    await opened
+    return term
+  }
+
+  write(keys: string): void {
+    this.ws.send(Buffer.from(keys), { binary: true })
+  }
+
+  onData(listener: (chunk: Buffer) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  async close(): Promise<void> {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(1000)
+    await Promise.race([this.closed, sleep(2_000)])
+    this.ws.terminate()
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Resolves when `needle` appears in the output from now on (matched across
+ * chunk boundaries, latin1), rejects after `timeoutMs`.
+ */
+export function waitForText(term: Term, needle: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let tail = ''
+    const off = term.onData((chunk) => {
+      const text = tail + chunk.toString('latin1')
+      if (text.includes(needle)) {
+        clearTimeout(timer)
+        off()
+        resolve()
+        return
+      }
+      tail = text.slice(-needle.length)
+    })
+    const timer = setTimeout(() => {
+      off()
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${JSON.stringify(needle)}`))
+    }, timeoutMs)
+  })
+}
+
+/** Resolves with the time of the first output chunk from now on. */
+export function firstOutput(term: Term, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const off = term.onData(() => {
+      clearTimeout(timer)
+      off()
+      resolve(performance.now())
+    })
+    const timer = setTimeout(() => {
+      off()
+      reject(new Error(`no output within ${timeoutMs} ms`))
+    }, timeoutMs)
+  })
+}
+
+/** Resolves once no output has arrived for `quietMs`. */
+export function settle(term: Term, quietMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    let timer = setTimeout(done, quietMs)
+    const off = term.onData(() => {
+      clearTimeout(timer)
+      timer = setTimeout(done, quietMs)
+    })
+    function done() {
+      off()
+      resolve()
+    }
+  })
+}
+
+/** The server in its own process (bench/server-process.ts). */
+export class ServerProcess {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly pid: number,
+    readonly port: number,
+  ) {}
+
+  static start(tmuxSocket: string, home: string, nodeArgs: string[] = []): Promise<ServerProcess> {
+    const script = fileURLToPath(new URL('./server-process.js', import.meta.url))
+    const child = spawn(process.execPath, [...nodeArgs, script, tmuxSocket, home], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: cleanEnv(),
+    })
+    return new Promise((resolve, reject) => {
+      let out = ''
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL')
+        reject(new Error('the server process did not print its port within 10 s'))
+      }, 10_000)
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer)
+        reject(new Error(`the server process exited before listening (code ${code}, signal ${signal})`))
+      })
+      child.stdout?.on('data', (chunk: Buffer) => {
+        out += chunk.toString('utf8')
+        const line = out.split('\n')[0]
+        if (!out.includes('\n') || line === undefined) return
+        clearTimeout(timer)
+        const { port, pid } = JSON.parse(line) as { port: number; pid: number }
+        resolve(new ServerProcess(child, pid, port))
+      })
+    })
+  }
+
+  /** Stops the server gracefully, then forcibly after 3 s. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()))
+    this.child.kill('SIGTERM')
+    if (await Promise.race([exited.then(() => true), sleep(3_000).then(() => false)])) return
+    this.child.kill('SIGKILL')
+    await exited
+  }
+}
+
+/** Proportional set size of one process, in bytes (/proc/PID/smaps_rollup). */
+export function pssBytes(pid: number): number {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')
+  const kb = /^Pss:\s+(\d+) kB/m.exec(rollup)?.[1]
+  if (kb === undefined) throw new Error(`no Pss line in /proc/${pid}/smaps_rollup`)
+  return Number(kb) * 1024
+}
+
+/** `pid` and all its descendants, from the parent pids in /proc/N/stat. */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+    } catch {
+      continue // exited meanwhile
+    }
+    // The command name may hold spaces and parentheses: fields start after the last ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    const list = children.get(ppid) ?? []
+    list.push(Number(name))
+    children.set(ppid, list)
+  }
+  const tree: number[] = []
+  const todo = [pid]
+  while (todo.length > 0) {
+    const p = todo.pop() as number
+    tree.push(p)
+    todo.push(...(children.get(p) ?? []))
+  }
+  return tree
+}
+
+/** PSS summed over a process and its descendants, in bytes. */
+export function treePssBytes(pid: number): { bytes: number; processes: number } {
+  let bytes = 0
+  let processes = 0
+  for (const p of processTree(pid)) {
+    try {
+      bytes += pssBytes(p)
+      processes++
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return { bytes, processes }
+}

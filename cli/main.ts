@@ -1,0 +1,67 @@
+import { Command, CommanderError, Option } from 'commander'
+import { VERSION } from '../server/paths.js'
+import { Exit, failWith } from './output.js'
+
+/** Flags every command that touches tmux or the server shares. */
+export interface CommonFlags {
+  port?: string
+  tmuxSocket?: string
+  json?: boolean
+}
+
+const portOption = () => new Option('--port <port>', 'port of the Handoff server, 0 picks a free one (env HANDOFF_PORT, default 7438)')
+const socketOption = () =>
+  new Option('--tmux-socket <name>', 'tmux server socket name, as tmux -L takes it (env HANDOFF_TMUX_SOCKET, default: your default tmux server)')
+const jsonOption = () => new Option('--json', 'print JSON (fields in docs/cli.md)')
+
+/** Each action loads its command's code only when it runs, so --help stays fast. */
+const run =
+  <A extends unknown[]>(load: () => Promise<(...args: A) => Promise<void>>) =>
+  async (...args: A) => {
+    try {
+      await (await load())(...args)
+    } catch (err) {
+      failWith(err)
+    }
+  }
+
+const program = new Command('handoff')
+  .description('Your tmux sessions on your phone.\nWith no command: lists your tmux sessions and windows, and the URL to open.')
+  .version(VERSION, '-v, --version', 'print the version')
+  .addOption(portOption())
+  .addOption(socketOption())
+  .addOption(jsonOption())
+  .showHelpAfterError('(run "handoff help" for usage)')
+  .exitOverride()
+  .action(run(async () => (await import('./commands/list.js')).list))
+
+program
+  .command('serve')
+  .description('serve Handoff on this machine (loopback only, until device sign-in exists)')
+  .addOption(portOption())
+  .addOption(socketOption())
+  .action(run(async () => (await import('./commands/serve.js')).serve))
+
+program
+  .command('status')
+  .description('tmux, the Handoff server and Tailscale: what is found and working')
+  .addOption(portOption())
+  .addOption(socketOption())
+  .addOption(jsonOption())
+  .action(run(async () => (await import('./commands/status.js')).status))
+
+program
+  .command('version')
+  .description('print the version')
+  .addOption(jsonOption())
+  .action((opts: { json?: boolean }) => {
+    process.stdout.write(opts.json ? `${JSON.stringify({ version: VERSION })}\n` : `handoff ${VERSION}\n`)
+  })
+
+try {
+  await program.parseAsync(process.argv)
+} catch (err) {
+  // Commander has already printed its message; help and version are not failures.
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? Exit.Ok : Exit.Usage)
+  failWith(err)
+}

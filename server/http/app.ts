@@ -4,7 +4,7 @@ import { serveStatic } from '@hono/node-server/serve-static'
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { secureHeaders } from 'hono/secure-headers'
-import { z } from 'zod'
+import * as v from 'valibot'
 import { HandoffError } from '../errors.js'
 import { parseWindowIndex, type Session, type Tmux, type Window } from '../tmux/index.js'
 import { requireHost, requireOriginOnWrites, type Audience } from './guards.js'
@@ -28,11 +28,11 @@ const windowJson = (w: Window) => ({
   index: w.index, name: w.name, active: w.active, title: w.title, command: w.command, path: w.path, activity: w.activity,
 })
 
-const NewSessionBody = z.object({ name: z.string() }).strict()
-const NewWindowBody = z.object({ name: z.string().optional() }).strict()
+const NewSessionBody = v.strictObject({ name: v.string() })
+const NewWindowBody = v.strictObject({ name: v.optional(v.string()) })
 
 /** Reads and validates a JSON body, turning every malformation into one BAD_REQUEST that says what was wrong. */
-async function jsonBody<T>(req: Request, schema: z.ZodType<T>): Promise<T> {
+async function jsonBody<S extends v.GenericSchema>(req: Request, schema: S): Promise<v.InferOutput<S>> {
   let raw: unknown
   try {
     const text = await req.text()
@@ -40,11 +40,11 @@ async function jsonBody<T>(req: Request, schema: z.ZodType<T>): Promise<T> {
   } catch {
     throw new HandoffError('BAD_REQUEST', 400, 'the request body is not valid JSON')
   }
-  const parsed = schema.safeParse(raw)
-  if (parsed.success) return parsed.data
-  const issue = parsed.error.issues[0]
-  const where = issue?.path.length ? `"${issue.path.join('.')}": ` : ''
-  throw new HandoffError('BAD_REQUEST', 400, `invalid request body: ${where}${issue?.message ?? 'unexpected shape'}`)
+  const parsed = v.safeParse(schema, raw)
+  if (parsed.success) return parsed.output
+  const issue = parsed.issues[0]
+  const path = v.getDotPath(issue)
+  throw new HandoffError('BAD_REQUEST', 400, `invalid request body: ${path ? `"${path}": ` : ''}${issue.message}`)
 }
 
 const CSP = {

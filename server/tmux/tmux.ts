@@ -41,27 +41,53 @@ const VIEWER_OPTION = '@handoff_viewer'
 const VIEWER_PREFIX = '_handoff-view-'
 
 const SESSION_FIELDS = {
-  id: '#{session_id}',
-  name: '#{session_name}',
-  windows: '#{session_windows}',
-  attached: '#{session_attached}',
-  activity: '#{session_activity}',
+  sessionId: '#{session_id}',
+  sessionName: '#{session_name}',
+  sessionWindows: '#{session_windows}',
+  sessionAttached: '#{session_attached}',
+  sessionActivity: '#{session_activity}',
   viewerOwner: `#{${VIEWER_OPTION}}`,
   viewerTarget: '#{@handoff_target}',
 } as const
 
 const WINDOW_FIELDS = {
-  id: '#{window_id}',
-  index: '#{window_index}',
-  name: '#{window_name}',
-  active: '#{window_active}',
+  windowId: '#{window_id}',
+  windowIndex: '#{window_index}',
+  windowName: '#{window_name}',
+  windowActive: '#{window_active}',
   title: '#{pane_title}',
   command: '#{pane_current_command}',
   path: '#{pane_current_path}',
-  activity: '#{window_activity}',
+  windowActivity: '#{window_activity}',
 } as const
 
+type Row<F> = Record<keyof F, string>
+
 const toInt = (s: string): number => (/^\d+$/.test(s) ? Number(s) : 0)
+
+const toSession = (r: Row<typeof SESSION_FIELDS>): Session => ({
+  id: r.sessionId,
+  name: r.sessionName,
+  windows: toInt(r.sessionWindows),
+  attached: toInt(r.sessionAttached),
+  activity: toInt(r.sessionActivity),
+})
+
+const toWindow = (r: Row<typeof WINDOW_FIELDS>): Window => ({
+  id: r.windowId,
+  index: toInt(r.windowIndex),
+  name: r.windowName,
+  active: r.windowActive === '1',
+  title: cleanTitle(r.title),
+  command: r.command,
+  path: r.path,
+  activity: toInt(r.windowActivity),
+})
+
+const isViewer = (r: Row<typeof SESSION_FIELDS>): boolean => r.viewerOwner !== ''
+const byName = (a: Session, b: Session) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+
+const sessionNotFound = (name: string) => new HandoffError('SESSION_NOT_FOUND', 404, `no tmux session named ${JSON.stringify(name)}`)
 
 /**
  * Every tmux call Handoff makes, bound to one tmux server (`-L socketName`, or
@@ -102,55 +128,41 @@ export class Tmux {
 
   /** The user's sessions by name; Handoff's own viewer sessions are left out. No server: empty. */
   async listSessions(): Promise<Session[]> {
-    return (await this.sessionRows())
-      .filter((r) => r.viewerOwner === '')
-      .map((r) => ({
-        id: r.id,
-        name: r.name,
-        windows: toInt(r.windows),
-        attached: toInt(r.attached),
-        activity: toInt(r.activity),
-      }))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    return (await this.sessionRows()).filter((r) => !isViewer(r)).map(toSession).sort(byName)
   }
 
   /** The session named exactly `name`, or SESSION_NOT_FOUND. */
   async findSession(name: string): Promise<Session> {
     const found = (await this.listSessions()).find((s) => s.name === name)
     if (found) return found
-    throw new HandoffError('SESSION_NOT_FOUND', 404, `no tmux session named ${JSON.stringify(name)}`)
+    throw sessionNotFound(name)
   }
 
   async listWindows(session: Session): Promise<Window[]> {
     const { format, parse } = recordFormat(WINDOW_FIELDS)
     const out = await this.execIfRunning(['list-windows', '-t', session.id, '-F', format])
-    if (out === null) throw new HandoffError('SESSION_NOT_FOUND', 404, `no tmux session named ${JSON.stringify(session.name)}`)
-    return parse(out)
-      .map((r) => ({
-        id: r.id,
-        index: toInt(r.index),
-        name: r.name,
-        active: r.active === '1',
-        title: cleanTitle(r.title),
-        command: r.command,
-        path: r.path,
-        activity: toInt(r.activity),
-      }))
-      .sort((a, b) => a.index - b.index)
+    if (out === null) throw sessionNotFound(session.name)
+    return parse(out).map(toWindow).sort((a, b) => a.index - b.index)
   }
 
-  /** Window `index` of the session named exactly `sessionName`, or SESSION_NOT_FOUND / WINDOW_NOT_FOUND. */
+  /**
+   * Window `index` of the session named exactly `sessionName`, or
+   * SESSION_NOT_FOUND / WINDOW_NOT_FOUND. One tmux call: opening a terminal waits on it.
+   */
   async findWindow(sessionName: string, index: number): Promise<{ session: Session; window: Window }> {
-    const session = await this.findSession(sessionName)
-    const window = (await this.listWindows(session)).find((w) => w.index === index)
-    if (window) return { session, window }
+    const { format, parse } = recordFormat({ ...SESSION_FIELDS, ...WINDOW_FIELDS })
+    const out = await this.execIfRunning(['list-windows', '-a', '-F', format])
+    const rows = (out === null ? [] : parse(out)).filter((r) => r.sessionName === sessionName && !isViewer(r))
+    if (rows.length === 0) throw sessionNotFound(sessionName)
+    const row = rows.find((r) => toInt(r.windowIndex) === index && r.windowIndex !== '')
+    if (row) return { session: toSession(row), window: toWindow(row) }
     throw new HandoffError('WINDOW_NOT_FOUND', 404, `session ${JSON.stringify(sessionName)} has no window ${index}`)
   }
 
   /** Creates a detached session in the home folder; BAD_NAME or SESSION_EXISTS when it cannot. */
   async createSession(name: string): Promise<Session> {
     checkNewName(name, 'session')
-    if ((await this.sessionRows()).some((r) => r.name === name)) throw sessionExists(name)
+    if ((await this.sessionRows()).some((r) => r.sessionName === name)) throw sessionExists(name)
     const r = await runTmux(this.socketName, ['new-session', '-d', '-s', name, '-c', homedir()], this.runOptions)
     if (r.exitCode !== 0) {
       if (/duplicate session/i.test(r.stderr)) throw sessionExists(name)
@@ -162,7 +174,7 @@ export class Tmux {
   /** Adds a window at the end of the session, in its active pane's folder, without selecting it. */
   async createWindow(session: Session, name?: string): Promise<Window> {
     if (name !== undefined) checkNewName(name, 'window')
-    const { format, parse } = recordFormat({ id: '#{window_id}' })
+    const { format, parse } = recordFormat({ id: WINDOW_FIELDS.windowId })
     const out = await this.exec([
       'new-window', '-d', '-P', '-F', format, '-t', `${session.id}:`, '-c', '#{pane_current_path}',
       ...(name === undefined ? [] : ['-n', name]),
@@ -178,9 +190,14 @@ export class Tmux {
    * with it: while a viewer shares its windows they would otherwise live on.
    */
   async killSession(session: Session): Promise<void> {
-    const viewers = (await this.sessionRows()).filter((r) => r.viewerOwner !== '' && r.viewerTarget === session.id)
-    const targets = [...viewers.map((v) => v.id), session.id]
-    await this.exec(targets.flatMap((id, i) => [...(i ? [';'] : []), 'kill-session', '-t', id]))
+    const viewers = (await this.sessionRows()).filter((r) => isViewer(r) && r.viewerTarget === session.id)
+    const targets = [...viewers.map((v) => v.sessionId), session.id]
+    await this.killSessions(targets)
+  }
+
+  /** One tmux command sequence, so the sessions go together. */
+  private async killSessions(ids: string[]): Promise<void> {
+    await this.exec(ids.flatMap((id, i) => [...(i ? [';'] : []), 'kill-session', '-t', id]))
   }
 
   async killWindow(window: Window): Promise<void> {
@@ -247,11 +264,12 @@ export class Tmux {
   /** Removes viewer sessions left by a Handoff server that died; returns how many. */
   async removeOrphanViewers(isAlive: (pid: number) => boolean): Promise<number> {
     const orphans = (await this.sessionRows()).filter(
-      (r) => r.viewerOwner !== '' && r.name.startsWith(VIEWER_PREFIX) && (!/^\d+$/.test(r.viewerOwner) || !isAlive(Number(r.viewerOwner)) || r.attached === '0'),
+      (r) =>
+        isViewer(r) &&
+        r.sessionName.startsWith(VIEWER_PREFIX) &&
+        (!/^\d+$/.test(r.viewerOwner) || !isAlive(Number(r.viewerOwner)) || r.sessionAttached === '0'),
     )
-    if (orphans.length > 0) {
-      await this.exec(orphans.flatMap((o, i) => [...(i ? [';'] : []), 'kill-session', '-t', o.id]))
-    }
+    if (orphans.length > 0) await this.killSessions(orphans.map((o) => o.sessionId))
     return orphans.length
   }
 }

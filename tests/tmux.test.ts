@@ -1,6 +1,7 @@
-import { existsSync, mkdtempSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { execFileSync } from 'node:child_process'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { HandoffError } from '../server/errors.js'
 import { Tmux } from '../server/tmux/index.js'
@@ -144,6 +145,38 @@ describe('failures', () => {
     t.newSession('big')
     const small = new Tmux(t.socket, { maxOutputBytes: 10 })
     expect(await codeOf(small.listSessions())).toBe('TMUX_OUTPUT_TOO_LARGE')
+  })
+
+  it('names a tmux binary that differs from the running server, and how to fix it', async () => {
+    t.newSession('v')
+    // A stand-in `tmux` first on PATH: it reports another version for -V and passes all else to the real one.
+    const bin = mkdtempSync(join(tmpdir(), 'handoff-fake-tmux-'))
+    const real = execFileSync('sh', ['-c', 'command -v tmux'], { encoding: 'utf8' }).trim()
+    writeFileSync(join(bin, 'tmux'), `#!/bin/sh\ncase " $* " in *" -V "*) echo "tmux 9.9z"; exit 0;; esac\nexec ${real} "$@"\n`)
+    chmodSync(join(bin, 'tmux'), 0o755)
+    const path = process.env.PATH
+    process.env.PATH = `${bin}:${path ?? ''}`
+    try {
+      const err = await tmux.checkVersions().catch((e: unknown) => e)
+      expect((err as HandoffError).code).toBe('TMUX_VERSION_MISMATCH')
+      expect((err as HandoffError).message).toMatch(/9\.9z/)
+      expect((err as HandoffError).message).toMatch(/kill-server/)
+    } finally {
+      process.env.PATH = path
+    }
+  })
+
+  it('turns tmux\'s protocol mismatch into TMUX_VERSION_MISMATCH', async () => {
+    const bin = mkdtempSync(join(tmpdir(), 'handoff-fake-tmux-'))
+    writeFileSync(join(bin, 'tmux'), '#!/bin/sh\necho "protocol version mismatch (client 8, server 7)" >&2\nexit 1\n')
+    chmodSync(join(bin, 'tmux'), 0o755)
+    const path = process.env.PATH
+    process.env.PATH = `${bin}:${path ?? ''}`
+    try {
+      expect(await codeOf(tmux.listSessions())).toBe('TMUX_VERSION_MISMATCH')
+    } finally {
+      process.env.PATH = path
+    }
   })
 
   it('reports matching binary and server versions', async () => {

@@ -14,12 +14,19 @@ const socketOption = () =>
   new Option('--tmux-socket <name>', 'tmux server socket name, as tmux -L takes it (env HANDOFF_TMUX_SOCKET, default: your default tmux server)')
 const jsonOption = () => new Option('--json', 'print JSON (fields in docs/cli.md)')
 
+/**
+ * A command's own flags over those given before it, so `handoff status --json`
+ * and `handoff --json status` both work. (Commander's optsWithGlobals lets the
+ * earlier ones win instead.)
+ */
+const flagsOf = (command: Command): CommonFlags => ({ ...command.parent?.opts(), ...command.opts() })
+
 /** Each action loads its command's code only when it runs, so --help stays fast. */
 const run =
-  <A extends unknown[]>(load: () => Promise<(...args: A) => Promise<void>>) =>
-  async (...args: A) => {
+  (load: () => Promise<(flags: CommonFlags) => Promise<void>>) =>
+  async (_opts: CommonFlags, command: Command) => {
     try {
-      await (await load())(...args)
+      await (await load())(flagsOf(command))
     } catch (err) {
       failWith(err)
     }
@@ -31,7 +38,10 @@ const program = new Command('handoff')
   .addOption(portOption())
   .addOption(socketOption())
   .addOption(jsonOption())
-  .showHelpAfterError('(run "handoff help" for usage)')
+  // Without this the program's own --port/--tmux-socket/--json would swallow the same flags given after a command.
+  .enablePositionalOptions()
+  .helpCommand(true)
+  .showHelpAfterError('(run "handoff --help" for usage)')
   .exitOverride()
   .action(run(async () => (await import('./commands/list.js')).list))
 
@@ -54,7 +64,8 @@ program
   .command('version')
   .description('print the version')
   .addOption(jsonOption())
-  .action((opts: { json?: boolean }) => {
+  .action((_opts: { json?: boolean }, command: Command) => {
+    const opts = flagsOf(command)
     process.stdout.write(opts.json ? `${JSON.stringify({ version: VERSION })}\n` : `handoff ${VERSION}\n`)
   })
 

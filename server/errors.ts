@@ -33,6 +33,7 @@ export type ErrorCode =
   | 'BAD_STATE'
   | 'DEVICE_NOT_FOUND'
   | 'DEVICE_AMBIGUOUS'
+  | 'PAIRING_INVALID' | 'PAIRING_FAILED' | 'SIGN_IN_FAILED' | 'RATE_LIMITED'
   | 'INTERNAL'
 
 /** The one error class: a stable code, an HTTP status, and a message that says what to do next. */

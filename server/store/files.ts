@@ -33,6 +33,20 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
     await rm(tmp, { force: true })
     throw err
   }
+  await syncFolder(dirname(path))
+}
+
+// Flushes the rename itself, so a crash right after a write cannot bring the old file back.
+async function syncFolder(dir: string): Promise<void> {
+  let handle
+  try {
+    handle = await open(dir, 'r')
+    await handle.sync()
+  } catch {
+    // Some platforms cannot open or fsync a folder; the rename is still atomic there.
+  } finally {
+    await handle?.close()
+  }
 }
 
 /** Reads a JSON file: undefined when it does not exist, BAD_CONFIG naming the file when it is not JSON. */

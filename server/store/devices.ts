@@ -1,0 +1,280 @@
+import { randomBytes } from 'node:crypto'
+import { watch, type FSWatcher } from 'node:fs'
+import { readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import * as v from 'valibot'
+import { HandoffError, type ErrorCode } from '../errors.js'
+import { ensureHome, writeFileAtomic } from './files.js'
+import { withFileLock, type LockOptions } from './lock.js'
+
+export const DEVICE_LIMITS = {
+  nameChars: 64, // characters (Unicode code points) in a device name, cut at a grapheme boundary
+  sessionsChars: 1_024, // the session patterns text
+  tailnetChars: 256, // tailnet user and node names
+  watchPollMs: 500, // watchDevices' stat poll, the fallback when fs.watch says nothing
+} as const
+
+/** One paired (or pairing) device, as stored in HANDOFF_HOME/devices.json. Times are ms since the epoch. */
+export interface DeviceRecord {
+  /** Random, URL-safe (base64url of 16 bytes or more). */
+  id: string
+  /** Passed through sanitizeDeviceName: no control characters, trimmed, at most 64 characters. */
+  name: string
+  status: 'pending' | 'active' | 'revoked'
+  /** The session patterns as the user typed them, e.g. "*" or "main,work-*". */
+  sessions: string
+  readOnly: boolean
+  createdAt: number
+  expiresAt: number | null
+  lastSeenAt: number | null
+  renewalRequestedAt: number | null
+  /** The WebAuthn credential, base64url; null while pending. */
+  credential: { id: string; publicKey: string; counter: number; transports: string[] } | null
+  tailnetUser: string | null
+  tailnetNode: string | null
+}
+
+export const DEVICES_FILE = 'devices.json'
+export const devicesPath = (home: string): string => join(home, DEVICES_FILE)
+
+/** A new device id: 16 random bytes, base64url (22 characters). */
+export const newDeviceId = (): string => randomBytes(16).toString('base64url')
+
+// Control characters (C0, DEL, C1), line and paragraph separators, and the
+// bidirectional overrides that make a name display as something it is not.
+const UNSAFE_CHARS = /[\p{Cc}\p{Zl}\p{Zp}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/gu
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' })
+
+/**
+ * Makes a name safe to store and print: NFC, control characters and bidi
+ * overrides removed, trimmed, at most 64 characters (never cutting a
+ * character or an emoji sequence in half). May return ''; callers pick a default.
+ */
+export function sanitizeDeviceName(raw: string): string {
+  const clean = raw.normalize('NFC').replace(UNSAFE_CHARS, '').trim()
+  let out = ''
+  let count = 0
+  for (const { segment } of graphemes.segment(clean)) {
+    const n = [...segment].length
+    if (count + n > DEVICE_LIMITS.nameChars) break
+    out += segment
+    count += n
+  }
+  return out.trim()
+}
+
+const base64url = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]+$/, 'must be base64url'))
+const time = v.pipe(v.number(), v.integer(), v.minValue(0))
+const printable = (max: number) =>
+  v.pipe(
+    v.string(),
+    v.maxLength(max),
+    v.check((s) => !/[\p{Cc}]/u.test(s), 'must not contain control characters'),
+  )
+
+const DeviceSchema = v.strictObject({
+  id: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{22,}$/, 'must be at least 22 base64url characters')),
+  name: v.pipe(
+    v.string(),
+    v.minLength(1),
+    v.check((s) => sanitizeDeviceName(s) === s, 'must be sanitized (no control characters, trimmed, at most 64 characters)'),
+  ),
+  status: v.picklist(['pending', 'active', 'revoked']),
+  sessions: v.pipe(printable(DEVICE_LIMITS.sessionsChars), v.minLength(1)),
+  readOnly: v.boolean(),
+  createdAt: time,
+  expiresAt: v.nullable(time),
+  lastSeenAt: v.nullable(time),
+  renewalRequestedAt: v.nullable(time),
+  credential: v.nullable(
+    v.strictObject({
+      id: base64url,
+      publicKey: base64url,
+      counter: time,
+      transports: v.array(printable(32)),
+    }),
+  ),
+  tailnetUser: v.nullable(printable(DEVICE_LIMITS.tailnetChars)),
+  tailnetNode: v.nullable(printable(DEVICE_LIMITS.tailnetChars)),
+})
+
+const DevicesFileSchema = v.strictObject({
+  version: v.literal(1),
+  devices: v.pipe(
+    v.array(DeviceSchema),
+    v.check((ds) => new Set(ds.map((d) => d.id)).size === ds.length, 'device ids must be unique'),
+  ),
+})
+
+// The schema and the exported interface must agree; this fails to compile if they drift.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const _schemaMatchesRecord: Same<v.InferOutput<typeof DeviceSchema>, DeviceRecord> = true
+void _schemaMatchesRecord
+
+function describeIssue(issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string {
+  const issue = issues[0]
+  const path = v.getDotPath(issue)
+  return `${path ? `${path}: ` : ''}${issue.message}`
+}
+
+function badState(path: string, problem: string, cause?: unknown): HandoffError {
+  return new HandoffError(
+    'BAD_STATE' as ErrorCode,
+    500,
+    `${path} ${problem}. The file was left untouched. Fix it by hand, or move it aside ` +
+      `(mv ${JSON.stringify(path)} ${JSON.stringify(`${path}.bad`)}) to start with no devices; every phone will then need pairing again.`,
+    cause === undefined ? undefined : { cause },
+  )
+}
+
+/** Reads every device record. A missing file is no devices; a corrupt or wrongly-shaped file is BAD_STATE, never overwritten. */
+export async function readDevices(home: string): Promise<DeviceRecord[]> {
+  const path = devicesPath(home)
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (err) {
+    throw badState(path, `is not valid JSON (${(err as Error).message})`, err)
+  }
+  const parsed = v.safeParse(DevicesFileSchema, raw)
+  if (!parsed.success) throw badState(path, `is not a version 1 devices file (${describeIssue(parsed.issues)})`)
+  return parsed.output.devices
+}
+
+/**
+ * Read-modify-write of devices.json under its lock: `change` gets the current
+ * records and returns the new list, which is validated before anything is
+ * written (atomically, 0600). Returns what was written. Safe against the CLI
+ * and the server changing devices at the same moment.
+ *
+ * @example
+ * await updateDevices(home, (ds) => ds.map((d) => (d.id === id ? { ...d, status: 'revoked' } : d)))
+ */
+export async function updateDevices(
+  home: string,
+  change: (devices: DeviceRecord[]) => DeviceRecord[] | Promise<DeviceRecord[]>,
+  options: LockOptions = {},
+): Promise<DeviceRecord[]> {
+  await ensureHome(home)
+  const path = devicesPath(home)
+  return withFileLock(
+    path,
+    async () => {
+      const before = await readDevices(home)
+      const next = await change(structuredClone(before))
+      const checked = v.safeParse(DevicesFileSchema, { version: 1, devices: next })
+      if (!checked.success) {
+        throw new HandoffError('INTERNAL', 500, `refusing to write ${path}: ${describeIssue(checked.issues)}; the file was not changed`)
+      }
+      const text = `${JSON.stringify({ version: 1, devices: checked.output.devices }, null, 2)}\n`
+      if (text !== `${JSON.stringify({ version: 1, devices: before }, null, 2)}\n`) await writeFileAtomic(path, text)
+      return checked.output.devices
+    },
+    options,
+  )
+}
+
+/**
+ * Finds exactly one device by id, or by name (exact first, then ignoring
+ * case). DEVICE_NOT_FOUND when nothing matches, DEVICE_AMBIGUOUS listing the
+ * matches when several do.
+ */
+export function findDeviceByName(devices: readonly DeviceRecord[], nameOrId: string): DeviceRecord {
+  const byId = devices.find((d) => d.id === nameOrId)
+  if (byId) return byId
+  const wanted = sanitizeDeviceName(nameOrId)
+  let matches = devices.filter((d) => d.name === wanted)
+  if (matches.length === 0) {
+    const lower = wanted.toLocaleLowerCase()
+    matches = devices.filter((d) => d.name.toLocaleLowerCase() === lower)
+  }
+  const [first, ...rest] = matches
+  if (first && rest.length === 0) return first
+  if (!first) {
+    throw new HandoffError(
+      'DEVICE_NOT_FOUND' as ErrorCode,
+      404,
+      `no device named ${JSON.stringify(wanted)}. List devices with: handoff devices`,
+    )
+  }
+  const list = matches.map((d) => `${JSON.stringify(d.name)} (id ${d.id}, ${d.status})`).join(', ')
+  throw new HandoffError(
+    'DEVICE_AMBIGUOUS' as ErrorCode,
+    409,
+    `${matches.length} devices are named ${JSON.stringify(wanted)}: ${list}. Name one by its id instead`,
+  )
+}
+
+/**
+ * Calls `onChange` soon after devices.json changes, whoever changed it
+ * (another process included): within about a second. Uses fs.watch on the
+ * folder plus a stat poll, since fs.watch misses events on some file systems.
+ * Returns a function that stops watching; calling it twice is harmless.
+ * `onChange` takes no arguments: read the devices again with readDevices.
+ */
+export function watchDevices(home: string, onChange: () => void, pollMs: number = DEVICE_LIMITS.watchPollMs): () => void {
+  const path = devicesPath(home)
+  let last: string | undefined
+  let stopped = false
+  let checking: Promise<void> | undefined
+  let again = false
+
+  // An atomic write replaces the inode, so ino catches it even when mtime and size repeat.
+  const signature = async (): Promise<string> => {
+    try {
+      const s = await stat(path, { bigint: true })
+      return `${s.ino}:${s.mtimeNs}:${s.size}:${s.ctimeNs}`
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing'
+      return `error:${(err as NodeJS.ErrnoException).code ?? 'unknown'}`
+    }
+  }
+  const check = (): void => {
+    if (stopped) return
+    if (checking) {
+      again = true
+      return
+    }
+    checking = (async () => {
+      do {
+        again = false
+        const now = await signature()
+        if (stopped) return
+        if (last !== undefined && now !== last) {
+          last = now
+          onChange()
+        } else last = now
+      } while (again && !stopped)
+    })().finally(() => {
+      checking = undefined
+    })
+  }
+
+  check() // the baseline
+  const timer = setInterval(check, pollMs)
+  timer.unref()
+  let watcher: FSWatcher | undefined
+  try {
+    watcher = watch(home, { persistent: false }, (_event, filename) => {
+      if (filename === null || filename === DEVICES_FILE) check()
+    })
+    watcher.on('error', () => {
+      watcher?.close() // the poll carries on alone
+    })
+  } catch {
+    // No folder yet, or no fs.watch here: the poll alone notices changes.
+  }
+  return () => {
+    if (stopped) return
+    stopped = true
+    clearInterval(timer)
+    watcher?.close()
+  }
+}

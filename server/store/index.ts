@@ -1,0 +1,17 @@
+export { defaultHome, ensureHome, readJsonFile, removeFile, writeFileAtomic } from './files.js'
+export { LOCK_LIMITS, lockPathFor, withFileLock } from './lock.js'
+export type { LockOptions, LockOwner } from './lock.js'
+export {
+  DEVICE_LIMITS,
+  DEVICES_FILE,
+  devicesPath,
+  findDeviceByName,
+  newDeviceId,
+  readDevices,
+  sanitizeDeviceName,
+  updateDevices,
+  watchDevices,
+} from './devices.js'
+export type { DeviceRecord } from './devices.js'
+export { AUDIT_FILE, AUDIT_LIMITS, appendAudit, auditHealth, auditPath, readAudit } from './audit.js'
+export type { AuditEntry, AuditHealth, AuditInput, AuditOptions, AuditQuery } from './audit.js'

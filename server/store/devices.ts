@@ -32,6 +32,23 @@ export interface DeviceRecord {
   credential: { id: string; publicKey: string; counter: number; transports: string[] } | null
   tailnetUser: string | null
   tailnetNode: string | null
+  /**
+   * Bumped by every change to what the device is or may do (status, grant,
+   * credential, suspect, pairing state). Session tokens carry it, so any such
+   * change voids them. Bookkeeping (lastSeenAt, the signature counter) leaves it.
+   */
+  generation: number
+  /** Set when the passkey's signature counter went backwards (a cloned authenticator?): the device can no longer sign in. */
+  suspect: boolean
+  /** True when the name was chosen on the machine (`handoff pair --name`): pairing keeps it rather than naming the device after the phone. */
+  nameFromUser?: boolean
+  /** The pairing in progress, or how it ended. Only the secret's SHA-256 is kept; `challenge` is the outstanding registration challenge. */
+  pairing: {
+    secretHash: string
+    expiresAt: number
+    state: 'waiting' | 'registered' | 'confirmed' | 'burned'
+    challenge: string | null
+  } | null
 }
 
 export const DEVICES_FILE = 'devices.json'
@@ -96,6 +113,21 @@ const DeviceSchema = v.strictObject({
   ),
   tailnetUser: v.nullable(printable(DEVICE_LIMITS.tailnetChars)),
   tailnetNode: v.nullable(printable(DEVICE_LIMITS.tailnetChars)),
+  // Defaults keep files written before these fields readable.
+  generation: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
+  suspect: v.optional(v.boolean(), false),
+  nameFromUser: v.optional(v.boolean()),
+  pairing: v.optional(
+    v.nullable(
+      v.strictObject({
+        secretHash: base64url,
+        expiresAt: time,
+        state: v.picklist(['waiting', 'registered', 'confirmed', 'burned']),
+        challenge: v.nullable(base64url),
+      }),
+    ),
+    null,
+  ),
 })
 
 const DevicesFileSchema = v.strictObject({

@@ -1,7 +1,7 @@
 import { access, constants, mkdir, open, readdir, readFile, rename, rm, stat, statfs } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import * as v from 'valibot'
-import { HandoffError, isHandoffError, type ErrorCode } from '../errors.js'
+import { HandoffError, isHandoffError } from '../errors.js'
 import { withFileLock } from './lock.js'
 
 export const AUDIT_LIMITS = {
@@ -101,7 +101,7 @@ export async function appendAudit(home: string, input: AuditInput, options: Audi
     const reason = `cannot write ${path} (${code}): ${hint(code, path)}`
     if (!failures.has(key)) failures.set(key, { reason, since: new Date().toISOString() })
     else failures.get(key)!.reason = reason
-    throw new HandoffError('AUDIT_UNAVAILABLE' as ErrorCode, 503, `${reason}. New access is denied until the audit log can be written`, {
+    throw new HandoffError('AUDIT_UNAVAILABLE', 503, `${reason}. New access is denied until the audit log can be written`, {
       cause: err,
     })
   }
@@ -194,7 +194,7 @@ async function rotateIfFull(home: string, incoming: number, fileBytes: number, k
     })
   } catch (err) {
     // A busy lock must not stop auditing: write this line to the full file and rotate next time.
-    if (!isHandoffError(err, 'STATE_LOCKED' as ErrorCode)) throw err
+    if (!isHandoffError(err, 'STATE_LOCKED')) throw err
   }
 }
 

@@ -39,6 +39,9 @@ describe('readDevices and updateDevices', () => {
       credential: { id: 'abc_-1', publicKey: 'pQECAyYgASFY', counter: 0, transports: ['internal', 'hybrid'] },
       tailnetUser: 'me@example.com',
       tailnetNode: 'pixel',
+      generation: 3,
+      nameFromUser: true,
+      pairing: { secretHash: 'n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg', expiresAt: 1_900_000_300_000, state: 'waiting', challenge: 'Y2hhbGxlbmdl' },
     })
     const written = await updateDevices(home, (ds) => [...ds, phone])
     expect(written).toEqual([phone])
@@ -47,6 +50,13 @@ describe('readDevices and updateDevices', () => {
     expect(JSON.parse(readFileSync(file(), 'utf8'))).toEqual({ version: 1, devices: [phone] })
     expect(await readDevices(home)).toEqual([phone])
     expect(existsSync(`${file()}.lock`)).toBe(false)
+  })
+
+  it('reads records written before generation, suspect and pairing existed, with their defaults', async () => {
+    mkdirSync(home, { mode: 0o700 })
+    const { generation: _g, suspect: _s, pairing: _p, ...old } = device('old')
+    writeFileSync(file(), JSON.stringify({ version: 1, devices: [old] }), { mode: 0o600 })
+    expect(await readDevices(home)).toEqual([{ ...old, generation: 0, suspect: false, pairing: null }])
   })
 
   it('gives change a copy, so mutating it in place and throwing writes nothing', async () => {
@@ -87,6 +97,8 @@ describe('readDevices and updateDevices', () => {
     ['a fractional time', { version: 1, devices: [device('a', { createdAt: 1.5 })] }],
     ['a string readOnly', { version: 1, devices: [{ ...device('a'), readOnly: 'no' }] }],
     ['a credential that is not base64url', { version: 1, devices: [device('a', { credential: { id: 'a+b/', publicKey: 'x', counter: 0, transports: [] } })] }],
+    ['a bad pairing state', { version: 1, devices: [device('a', { pairing: { secretHash: 'x', expiresAt: 1, state: 'done' as never, challenge: null } })] }],
+    ['a negative generation', { version: 1, devices: [device('a', { generation: -1 })] }],
     ['duplicate ids', (() => { const d = device('a'); return { version: 1, devices: [d, { ...d, name: 'b' }] } })()],
   ]
   it.each(shapes)('rejects a file with %s as BAD_STATE, untouched', async (_what, content) => {

@@ -3,7 +3,7 @@ import { watch, type FSWatcher } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as v from 'valibot'
-import { HandoffError, type ErrorCode } from '../errors.js'
+import { HandoffError } from '../errors.js'
 import { ensureHome, writeFileAtomic } from './files.js'
 import { withFileLock, type LockOptions } from './lock.js'
 
@@ -151,7 +151,7 @@ function describeIssue(issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]
 
 function badState(path: string, problem: string, cause?: unknown): HandoffError {
   return new HandoffError(
-    'BAD_STATE' as ErrorCode,
+    'BAD_STATE',
     500,
     `${path} ${problem}. The file was left untouched. Fix it by hand, or move it aside ` +
       `(mv ${JSON.stringify(path)} ${JSON.stringify(`${path}.bad`)}) to start with no devices; every phone will then need pairing again.`,
@@ -231,14 +231,14 @@ export function findDeviceByName(devices: readonly DeviceRecord[], nameOrId: str
   if (first && rest.length === 0) return first
   if (!first) {
     throw new HandoffError(
-      'DEVICE_NOT_FOUND' as ErrorCode,
+      'DEVICE_NOT_FOUND',
       404,
       `no device named ${JSON.stringify(wanted)}. List devices with: handoff devices`,
     )
   }
   const list = matches.map((d) => `${JSON.stringify(d.name)} (id ${d.id}, ${d.status})`).join(', ')
   throw new HandoffError(
-    'DEVICE_AMBIGUOUS' as ErrorCode,
+    'DEVICE_AMBIGUOUS',
     409,
     `${matches.length} devices are named ${JSON.stringify(wanted)}: ${list}. Name one by its id instead`,
   )

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { open, readFile, stat, unlink, utimes } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { HandoffError, type ErrorCode } from '../errors.js'
+import { HandoffError } from '../errors.js'
 
 export const LOCK_LIMITS = {
   timeoutMs: 5_000, // how long to wait for another process before STATE_LOCKED
@@ -177,7 +177,7 @@ async function release(lockPath: string, owner: LockOwner): Promise<void> {
 function lockedError(lockPath: string, owner: LockOwner | undefined): HandoffError {
   const who = owner ? ` by pid ${owner.pid} on ${owner.host} since ${new Date(owner.createdAt).toISOString()}` : ''
   return new HandoffError(
-    'STATE_LOCKED' as ErrorCode,
+    'STATE_LOCKED',
     503,
     `${lockPath} is held${who}. Try again; if no handoff process is running, remove it: rm ${JSON.stringify(lockPath)}`,
   )

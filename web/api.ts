@@ -1,3 +1,10 @@
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
+} from '@simplewebauthn/browser'
+
 /** A tmux session as `GET /api/sessions` lists it (docs/protocol.md). */
 export interface Session {
   name: string
@@ -34,6 +41,47 @@ export class ApiError extends Error {
   }
 }
 
+/** This phone as the server knows it (`GET /api/me`). */
+export interface Device {
+  id: string
+  name: string
+  /** Session patterns as granted, e.g. `main,work-*`. */
+  sessions: string
+  readOnly: boolean
+  /** Milliseconds since the epoch; null never expires. */
+  expiresAt: number | null
+  /** `soft-expired`: past `expiresAt`, only a renewal request is allowed. */
+  state: 'active' | 'soft-expired'
+  renewalRequested: boolean
+}
+
+/** What a pairing link grants, shown before the passkey is created. */
+export interface PairingGrant {
+  sessions: string
+  readOnly: boolean
+  expiresAt: number | null
+  name: string | null
+}
+
+export type PairingState = 'registered' | 'confirmed' | 'burned'
+
+/**
+ * Codes after which the phone has to sign in (again) or ask for renewal,
+ * whatever screen made the request.
+ */
+export type AccessLoss = 'NOT_SIGNED_IN' | 'DEVICE_EXPIRED'
+
+let accessLost: (code: AccessLoss) => void = () => {}
+
+/**
+ * Registers the one handler told when a request finds the phone signed out
+ * (401 `NOT_SIGNED_IN`) or expired (403 `DEVICE_EXPIRED`). It runs before
+ * the failing call rejects, so the screen that made it can see it was replaced.
+ */
+export function onAccessLost(handler: (code: AccessLoss) => void): void {
+  accessLost = handler
+}
+
 export const listSessions = (): Promise<Session[]> => request<Session[]>('GET', '/api/sessions')
 
 export const listWindows = (session: string): Promise<TmuxWindow[]> =>
@@ -42,7 +90,44 @@ export const listWindows = (session: string): Promise<TmuxWindow[]> =>
 export const createSession = (name: string): Promise<Session> =>
   request<Session>('POST', '/api/sessions', { name })
 
-async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+/** The signed-in device; rejects with `NOT_SIGNED_IN` (not reported to `onAccessLost`: asking is how we find out). */
+export const me = (): Promise<Device> =>
+  request<{ device: Device }>('GET', '/api/me', undefined, { quiet: true }).then((r) => r.device)
+
+/** Asks the computer's owner to renew this phone's access (`handoff devices`). */
+export const requestRenewal = (): Promise<void> => request<void>('POST', '/api/renew', {})
+
+export const signOut = (): Promise<void> => request<void>('POST', '/api/auth/logout', {}, { quiet: true })
+
+/** Sign-in ceremony: options for `startAuthentication`, then the signed response. */
+export const signInOptions = (): Promise<PublicKeyCredentialRequestOptionsJSON> =>
+  request<PublicKeyCredentialRequestOptionsJSON>('POST', '/api/auth/options', {}, { quiet: true })
+
+export const signInVerify = (response: AuthenticationResponseJSON): Promise<void> =>
+  request<unknown>('POST', '/api/auth/verify', { response }, { quiet: true }).then(() => undefined)
+
+// Pairing calls carry the one-time secret in the body, never in the URL, so
+// it stays out of server logs and history.
+
+export const pairingGrant = (secret: string): Promise<PairingGrant> =>
+  request<PairingGrant>('POST', '/api/pair/info', { secret }, { quiet: true })
+
+export const pairingOptions = (secret: string): Promise<PublicKeyCredentialCreationOptionsJSON> =>
+  request<PublicKeyCredentialCreationOptionsJSON>('POST', '/api/pair/options', { secret }, { quiet: true })
+
+/** Sends the new passkey; answers the code the user types into `handoff pair`. */
+export const pairingVerify = (secret: string, response: RegistrationResponseJSON): Promise<string> =>
+  request<{ code: string }>('POST', '/api/pair/verify', { secret, response }, { quiet: true }).then((r) => r.code)
+
+export const pairingStatus = (secret: string): Promise<PairingState> =>
+  request<{ state: PairingState }>('POST', '/api/pair/status', { secret }, { quiet: true }).then((r) => r.state)
+
+async function request<T>(
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+  options: { quiet?: boolean } = {},
+): Promise<T> {
   let response: Response
   try {
     response = await fetch(path, {
@@ -55,8 +140,14 @@ async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown):
   } catch (cause) {
     throw new ApiError('NETWORK_ERROR', 0, `Could not reach the Handoff server (${String(cause)}).`)
   }
-  if (!response.ok) throw await errorFrom(response)
-  return (await response.json()) as T
+  if (!response.ok) {
+    const error = await errorFrom(response)
+    if (!options.quiet && (error.code === 'NOT_SIGNED_IN' || error.code === 'DEVICE_EXPIRED')) accessLost(error.code)
+    throw error
+  }
+  // 204 (renew, maybe logout) has no body.
+  const text = await response.text()
+  return (text ? JSON.parse(text) : undefined) as T
 }
 
 async function errorFrom(response: Response): Promise<ApiError> {

@@ -1,7 +1,10 @@
 import '@xterm/xterm/css/xterm.css'
 import './style.css'
 import { Workbox } from 'workbox-window'
+import { ApiError, me, onAccessLost, signOut, type Device } from './api.js'
+import { mountExpiredScreen, mountProblemScreen, mountSignInScreen } from './auth-view.js'
 import type { Disposable } from './lifetime.js'
+import { mountPairScreen, takePairingSecret } from './pair-view.js'
 import { mountSessionsScreen } from './sessions-view.js'
 import { mountTerminalScreen } from './terminal-view.js'
 import { parseRoute, pathOf, type Route } from './route.js'
@@ -10,19 +13,53 @@ const app = document.getElementById('app')
 if (!app) throw new Error('index.html has no #app element')
 const root: HTMLElement = app
 
+type ScreenKind = 'app' | 'pair' | 'signin' | 'expired' | 'problem'
+
 /** The screen on display; replaced (and disposed) on every navigation. */
 let screen: Disposable | undefined
+let showing: ScreenKind | undefined
+/** The signed-in phone, as /api/me last described it; undefined while signed out. */
+let device: Device | undefined
+/** Bumped per access check, so a slow /api/me answer cannot replace a newer screen. */
+let checks = 0
 
-function show(route: Route, notice?: string): void {
+function replace(kind: ScreenKind, mount: () => Disposable, title = 'Handoff'): void {
   screen?.dispose()
-  screen =
-    route.screen === 'terminal'
-      ? mountTerminalScreen(root, { session: route.session, window: route.window }, {
+  showing = kind
+  screen = mount()
+  document.title = title
+}
+
+/** Shows `route` for the signed-in `device`. */
+function show(route: Route, notice?: string): void {
+  if (route.screen === 'pair') return showPair()
+  if (!device) return void checkAccess(notice)
+  const current = device
+  if (route.screen === 'terminal') {
+    replace(
+      'app',
+      () =>
+        mountTerminalScreen(root, { session: route.session, window: route.window }, current, {
           back: () => navigate({ screen: 'sessions' }),
           ended: (message) => navigate({ screen: 'sessions' }, message),
-        })
-      : mountSessionsScreen(root, { notice, open: (target) => navigate({ screen: 'terminal', ...target }) })
-  document.title = route.screen === 'terminal' ? `${route.session}:${route.window} · Handoff` : 'Handoff'
+          // Revoked, or the grant changed: ask the server what is left (sign-in, or the list).
+          accessEnded: (message) => {
+            history.replaceState(null, '', '/')
+            void checkAccess(message)
+          },
+        }),
+      `${route.session}:${route.window} · Handoff`,
+    )
+    return
+  }
+  replace('app', () =>
+    mountSessionsScreen(root, {
+      device: current,
+      notice,
+      open: (target) => navigate({ screen: 'terminal', ...target }),
+      signOut: () => void leave(),
+    }),
+  )
 }
 
 function navigate(route: Route, notice?: string): void {
@@ -31,8 +68,97 @@ function navigate(route: Route, notice?: string): void {
   show(route, notice)
 }
 
-addEventListener('popstate', () => show(parseRoute(location.pathname)))
-show(parseRoute(location.pathname))
+/**
+ * Asks the server who this phone is, then shows the route in the address
+ * bar (a deep link survives sign-in), the sign-in screen, or "Access expired".
+ */
+async function checkAccess(notice?: string, refusedAsExpired = false): Promise<void> {
+  const current = ++checks
+  let answer: Device
+  try {
+    answer = await me()
+  } catch (error) {
+    if (current !== checks) return
+    device = undefined
+    if (error instanceof ApiError && error.code === 'NOT_SIGNED_IN') return showSignIn(notice)
+    const message = error instanceof Error ? error.message : String(error)
+    replace('problem', () => mountProblemScreen(root, message, () => void checkAccess(notice)))
+    return
+  }
+  if (current !== checks) return
+  device = answer
+  // A request was just refused as expired: trust that over a /api/me read a
+  // moment too early, or the two would send the phone back and forth.
+  if (answer.state === 'soft-expired' || refusedAsExpired) return showExpired(answer)
+  show(parseRoute(location.pathname), notice)
+}
+
+function showSignIn(notice?: string): void {
+  ++checks
+  device = undefined
+  replace('signin', () => mountSignInScreen(root, { notice, signedIn: () => void checkAccess() }), 'Sign in · Handoff')
+}
+
+function showExpired(expired: Device): void {
+  replace(
+    'expired',
+    () => mountExpiredScreen(root, { device: expired, checkAgain: () => void checkAccess(), signOut: () => void leave() }),
+    'Access expired · Handoff',
+  )
+}
+
+function showPair(): void {
+  ++checks
+  const home = () => history.replaceState(null, '', '/')
+  // The secret goes straight from the address bar into the pairing screen's closure.
+  replace(
+    'pair',
+    () =>
+      mountPairScreen(root, takePairingSecret(), {
+        done: () => {
+          home()
+          void checkAccess()
+        },
+        signIn: (message) => {
+          home()
+          showSignIn(message)
+        },
+      }),
+    'Pair · Handoff',
+  )
+}
+
+async function leave(): Promise<void> {
+  try {
+    await signOut()
+  } catch (error) {
+    const message = `Could not sign out: ${error instanceof Error ? error.message : String(error)}`
+    replace('problem', () => mountProblemScreen(root, message, () => void leave()))
+    return
+  }
+  history.replaceState(null, '', '/')
+  showSignIn('Signed out.')
+}
+
+// Any request that finds the phone signed out (token expired, device
+// revoked) or expired replaces the screen; the address bar keeps the route
+// to come back to after signing in.
+onAccessLost((code) => {
+  if (code === 'NOT_SIGNED_IN' && showing !== 'signin') showSignIn('Your sign-in has ended. Sign in again to continue.')
+  else if (code === 'DEVICE_EXPIRED' && showing !== 'expired') void checkAccess(undefined, true)
+})
+
+addEventListener('popstate', () => {
+  const route = parseRoute(location.pathname)
+  if (route.screen === 'pair') showPair()
+  else if (showing === 'app' && device) show(route)
+  else if (showing === 'pair') void checkAccess()
+  // The sign-in and expired screens stay; they continue to the new address.
+})
+
+// Read the pairing secret before anything else can see the address bar.
+if (parseRoute(location.pathname).screen === 'pair') showPair()
+else void checkAccess()
 
 // Only production builds have a service worker (vite-plugin-pwa builds it
 // into dist/web/sw.js); in dev it would cache modules Vite serves live.

@@ -1,10 +1,15 @@
 import type { TerminalTarget } from './term-socket.js'
 
-/** What the address bar shows: `/` is the sessions list, `/t/SESSION/WINDOW` a terminal. */
-export type Route = { screen: 'sessions' } | ({ screen: 'terminal' } & TerminalTarget)
+/**
+ * What the address bar shows: `/` is the sessions list, `/t/SESSION/WINDOW`
+ * a terminal, `/pair` the pairing page (its secret arrives in the fragment,
+ * which the page removes at once; see pair-view.ts).
+ */
+export type Route = { screen: 'sessions' } | { screen: 'pair' } | ({ screen: 'terminal' } & TerminalTarget)
 
 /** Parses a pathname; anything unrecognised is the sessions list. */
 export function parseRoute(pathname: string): Route {
+  if (/^\/pair\/?$/.test(pathname)) return { screen: 'pair' }
   const match = /^\/t\/([^/]+)\/(\d{1,9})\/?$/.exec(pathname)
   if (!match) return { screen: 'sessions' }
   let session: string
@@ -18,5 +23,6 @@ export function parseRoute(pathname: string): Route {
 }
 
 export function pathOf(route: Route): string {
+  if (route.screen === 'pair') return '/pair'
   return route.screen === 'terminal' ? `/t/${encodeURIComponent(route.session)}/${route.window}` : '/'
 }

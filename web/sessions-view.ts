@@ -1,12 +1,16 @@
-import { ApiError, createSession, listSessions, listWindows, type Session, type TmuxWindow } from './api.js'
+import { ApiError, createSession, listSessions, listWindows, type Device, type Session, type TmuxWindow } from './api.js'
+import { formatDate, readOnlyBadge } from './device-ui.js'
 import { h } from './dom.js'
 import { DisposableStore, type Disposable } from './lifetime.js'
 import type { TerminalTarget } from './term-socket.js'
 
 export interface SessionsScreenOptions {
+  /** The signed-in phone: its name, and whether it may change anything. */
+  device: Device
   /** Shown above the list, e.g. why the last terminal ended. */
   notice?: string | undefined
   open(target: TerminalTarget): void
+  signOut(): void
 }
 
 /**
@@ -20,13 +24,26 @@ export function mountSessionsScreen(parent: HTMLElement, options: SessionsScreen
   const notice = options.notice
     ? h('p', { class: 'notice', role: 'status', 'data-testid': 'notice' }, options.notice)
     : ''
+  const { device } = options
+  const signOut = h('button', { type: 'button', class: 'quiet', 'data-testid': 'signout' }, 'Sign out')
   const screen = h(
     'section',
     { class: 'sessions-screen' },
-    h('header', { class: 'app-bar' }, h('h1', {}, 'Handoff'), refresh),
+    h('header', { class: 'app-bar' }, h('h1', {}, 'Handoff'), readOnlyBadge(device), h('span', { class: 'spacer' }), refresh),
     notice,
     list,
-    newSessionForm(store, (name) => load(name)),
+    newSessionForm(store, device.readOnly, (name) => load(name)),
+    h(
+      'footer',
+      { class: 'device-bar' },
+      h(
+        'span',
+        { class: 'muted', 'data-testid': 'device' },
+        `This phone: ${device.name}`,
+        device.expiresAt === null ? '' : ` · access until ${formatDate(device.expiresAt)}`,
+      ),
+      signOut,
+    ),
   )
   parent.append(screen)
   store.defer(() => screen.remove())
@@ -124,6 +141,7 @@ export function mountSessionsScreen(parent: HTMLElement, options: SessionsScreen
     else options.open({ session, window: Number(button.dataset.window) })
   })
   store.listen(refresh, 'click', () => void load())
+  store.listen(signOut, 'click', () => options.signOut())
   // Coming back to the tab (a phone unlocking) should not show stale sessions.
   store.listen(document, 'visibilitychange', () => {
     if (document.visibilityState === 'visible') void load()
@@ -132,7 +150,7 @@ export function mountSessionsScreen(parent: HTMLElement, options: SessionsScreen
   return store
 }
 
-function newSessionForm(store: DisposableStore, created: (name: string) => Promise<void>): HTMLFormElement {
+function newSessionForm(store: DisposableStore, readOnly: boolean, created: (name: string) => Promise<void>): HTMLFormElement {
   const input = h('input', {
     name: 'name',
     required: true,
@@ -147,7 +165,10 @@ function newSessionForm(store: DisposableStore, created: (name: string) => Promi
   })
   const submit = h('button', { type: 'submit', 'data-testid': 'new-session-submit' }, 'New session')
   const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'new-session-error' })
-  const form = h('form', { class: 'new-session' }, h('div', { class: 'row' }, input, submit), error)
+  // The server refuses creation for a read-only phone anyway; say so up front.
+  const fields = h('fieldset', { class: 'row', disabled: readOnly }, input, submit)
+  const note = readOnly ? h('p', { class: 'muted' }, 'This phone is read-only: it can watch sessions but not create them.') : ''
+  const form = h('form', { class: 'new-session', 'data-testid': 'new-session' }, fields, note, error)
 
   store.listen(form, 'submit', async (event) => {
     event.preventDefault()

@@ -23,6 +23,11 @@ export interface TermSocketHandlers {
   state(state: ConnectionState): void
   /** The terminal is over for good (window closed, detached…); `message` says why. */
   ended(message: string): void
+  /**
+   * The server took this phone's access to the window away (close 4403:
+   * the device was revoked, or its sessions or mode changed). Not retried.
+   */
+  accessEnded(message: string): void
 }
 
 /** Reconnect delays start here and double per failed attempt… */
@@ -34,6 +39,7 @@ export const RECONNECT_MAX_DELAY_MS = 5_000
 const FINAL_EXIT_CODES = new Set(['DETACHED', 'WINDOW_CLOSED', 'SESSION_CLOSED'])
 const CLOSE_NORMAL = 1000
 const CLOSE_NOT_FOUND = 4404
+const CLOSE_ACCESS_ENDED = 4403
 
 type ServerFrame =
   | { type: 'exit'; code: string; message: string }
@@ -129,6 +135,9 @@ export class TermSocket implements Disposable {
       const { code } = event as CloseEvent
       this.socket = undefined
       connection.dispose()
+      if (code === CLOSE_ACCESS_ENDED) {
+        return this.handlers.accessEnded(exitFrame?.message ?? 'This phone no longer has access to this window.')
+      }
       if (exitFrame && FINAL_EXIT_CODES.has(exitFrame.code)) return this.handlers.ended(exitFrame.message)
       if (code === CLOSE_NORMAL) return this.handlers.ended('Detached from tmux.')
       if (code === CLOSE_NOT_FOUND) return this.handlers.ended('The tmux window was closed.')
@@ -153,7 +162,10 @@ export class TermSocket implements Disposable {
       if (windows.some((w) => w.index === this.target.window)) return undefined
       return `Window ${this.target.window} of session "${this.target.session}" no longer exists.`
     } catch (error) {
-      if (error instanceof ApiError && error.code === 'SESSION_NOT_FOUND') return error.message
+      // SESSION_NOT_ALLOWED: the phone's grant does not cover it, and retrying will not change that.
+      if (error instanceof ApiError && (error.code === 'SESSION_NOT_FOUND' || error.code === 'SESSION_NOT_ALLOWED')) {
+        return error.message
+      }
       return undefined
     }
   }

@@ -1,8 +1,10 @@
 import { FitAddon } from '@xterm/addon-fit'
 import { WebglAddon } from '@xterm/addon-webgl'
 import { Terminal } from '@xterm/xterm'
-import { bytesOfBinaryString } from './flow.js'
+import type { Device } from './api.js'
+import { readOnlyBadge } from './device-ui.js'
 import { h } from './dom.js'
+import { bytesOfBinaryString } from './flow.js'
 import { DisposableStore, type Disposable } from './lifetime.js'
 import { TermSocket, type ConnectionState, type TerminalTarget } from './term-socket.js'
 
@@ -11,12 +13,15 @@ export interface TerminalScreenOptions {
   back(): void
   /** The window ended on the server side; `message` says how. */
   ended(message: string): void
+  /** The server took this phone's access away (revoked, access changed). */
+  accessEnded(message: string): void
 }
 
 /** Shows one tmux window full-viewport until the returned handle is disposed. */
 export function mountTerminalScreen(
   parent: HTMLElement,
   target: TerminalTarget,
+  device: Device,
   options: TerminalScreenOptions,
 ): Disposable {
   const store = new DisposableStore()
@@ -25,7 +30,7 @@ export function mountTerminalScreen(
   const back = h('button', { type: 'button', class: 'back', 'data-testid': 'back' }, '‹ Sessions')
   const title = h('span', { class: 'terminal-title' }, `${target.session}:${target.window}`)
   const host = h('div', { class: 'terminal-host', 'data-testid': 'terminal' })
-  const screen = h('section', { class: 'terminal-screen' }, h('header', { class: 'terminal-bar' }, back, title, status), host)
+  const screen = h('section', { class: 'terminal-screen' }, h('header', { class: 'terminal-bar' }, back, title, readOnlyBadge(device), status), host)
   parent.append(screen)
   store.defer(() => screen.remove())
 
@@ -38,6 +43,8 @@ export function mountTerminalScreen(
       // a scrollback buffer here would stay empty.
       scrollback: 0,
       theme: { background: '#111111', foreground: '#e6e6e6', cursor: '#e6e6e6' },
+      // The server drops a read-only phone's input; not sending it keeps the phone's keyboard honest.
+      disableStdin: device.readOnly,
     }),
   )
   const fit = new FitAddon()
@@ -58,6 +65,7 @@ export function mountTerminalScreen(
       reconnected: () => term.reset(),
       state: showState,
       ended: (message) => options.ended(message),
+      accessEnded: (message) => options.accessEnded(message),
     }),
   )
   store.add(term.onData((data) => socket.input(data)))

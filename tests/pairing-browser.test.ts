@@ -1,0 +1,326 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import * as pty from 'node-pty'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { startServer, type RunningServer } from '../server/index.js'
+import { PrivateTmux, tempHome } from './support/tmux.js'
+
+// The whole pairing as a user does it: the real `handoff pair` in a pty, the
+// real server, real tmux, and Chromium with a virtual passkey authenticator.
+// Needs the build (`npx tsc -p tsconfig.build.json && npx vite build`).
+
+const BIN = fileURLToPath(new URL('../bin/handoff.js', import.meta.url))
+const FLOW_TIMEOUT_MS = 60_000
+const POLL = { timeout: 15_000, interval: 100 }
+/** The link `handoff pair` prints; the secret is in the fragment. */
+const PAIR_URL = /http:\/\/localhost:\d+\/pair#[A-Za-z0-9_~.%-]+/
+const SIX_DIGITS = /^\d{6}$/
+
+// CSI, OSC and two-byte escapes: what a TTY-aware CLI colours and moves with.
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g
+
+/** `handoff pair` in a pseudo-terminal, so it sees a TTY as it does for a user. */
+class PairCli {
+  private raw = ''
+  readonly exited: Promise<number>
+  exitCode: number | undefined
+  private readonly proc: pty.IPty
+
+  constructor(args: string[], env: Record<string, string>) {
+    const base: Record<string, string> = {}
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'TMUX' && k !== 'TMUX_PANE') base[k] = v
+    this.proc = pty.spawn(process.execPath, [BIN, 'pair', ...args], {
+      name: 'xterm-256color',
+      // Wide enough that neither the URL nor the QR code wraps.
+      cols: 200,
+      rows: 60,
+      env: { ...base, ...env },
+    })
+    this.proc.onData((data) => (this.raw += data))
+    this.exited = new Promise((resolve) =>
+      this.proc.onExit(({ exitCode }) => {
+        this.exitCode = exitCode
+        resolve(exitCode)
+      }),
+    )
+  }
+
+  /** Everything printed so far, without escape sequences. */
+  text(): string {
+    return this.raw.replace(ANSI, '').replace(/\r/g, '')
+  }
+
+  type(keys: string): void {
+    this.proc.write(keys)
+  }
+
+  kill(): void {
+    if (this.exitCode === undefined) this.proc.kill()
+  }
+}
+
+let browser: Browser
+let tmux: PrivateTmux
+let home: string
+let removeHome: () => void
+let server: RunningServer | undefined
+const contexts: BrowserContext[] = []
+const clis: PairCli[] = []
+
+interface Phone {
+  page: Page
+  /** Uncaught page errors and CSP refusals; every test expects none. */
+  problems: string[]
+}
+
+beforeAll(async () => {
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    // No WebGL: xterm.js falls back to its DOM renderer, whose text `.xterm-rows` shows.
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-3d-apis',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+})
+
+afterAll(async () => {
+  await browser?.close()
+})
+
+beforeEach(async () => {
+  tmux = new PrivateTmux()
+  tmux.newSession('main')
+  tmux.newSession('other')
+  ;({ home, remove: removeHome } = tempHome())
+  server = await startServer({ port: 0, tmuxSocket: tmux.socket, home, log: () => {} })
+})
+
+afterEach(async () => {
+  for (const cli of clis.splice(0)) {
+    cli.kill()
+    await cli.exited
+  }
+  for (const context of contexts.splice(0)) await context.close()
+  await server?.close()
+  server = undefined
+  tmux.kill()
+  removeHome()
+})
+
+/** A phone: its own browser profile with a platform passkey authenticator that verifies the user. */
+async function newPhone(): Promise<Phone> {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } })
+  contexts.push(context)
+  const page = await context.newPage()
+  const cdp = await context.newCDPSession(page)
+  await cdp.send('WebAuthn.enable')
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+    },
+  })
+  const problems: string[] = []
+  page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`))
+  page.on('console', (message) => {
+    if (message.text().includes('Content Security Policy')) problems.push(`csp: ${message.text()}`)
+  })
+  return { page, problems }
+}
+
+/** Starts `handoff pair` for `main` only and waits for the link it prints. */
+async function startPairing(): Promise<{ cli: PairCli; url: string }> {
+  const cli = new PairCli(['--sessions', 'main', '--expires', '7d', '--name', 'test-phone'], {
+    HANDOFF_HOME: home,
+    HANDOFF_TMUX_SOCKET: tmux.socket,
+    HANDOFF_PORT: String(server!.port),
+  })
+  clis.push(cli)
+  await expect.poll(() => PAIR_URL.test(cli.text()) || cli.exitCode !== undefined, POLL).toBe(true)
+  const url = PAIR_URL.exec(cli.text())?.[0]
+  if (!url) throw new Error(`handoff pair exited ${cli.exitCode} without a link:\n${cli.text()}`)
+  return { cli, url }
+}
+
+/** Opens the link, creates the passkey and returns the code the page shows. */
+async function registerPasskey(page: Page, url: string): Promise<string> {
+  await page.goto(url)
+  await page.getByTestId('pair-create').click()
+  await expect.poll(() => page.getByTestId('pair-code').count(), POLL).toBe(1)
+  const code = (await page.getByTestId('pair-code').textContent())?.trim() ?? ''
+  expect(code).toMatch(SIX_DIGITS)
+  return code
+}
+
+/** How many times the CLI has refused a typed code. */
+const wrongCodes = (cli: PairCli) => cli.text().match(/wrong code/gi)?.length ?? 0
+
+/** The device records in HANDOFF_HOME/devices.json (none when the file does not exist). */
+function storedDevices(): Record<string, unknown>[] {
+  const path = join(home, 'devices.json')
+  if (!existsSync(path)) return []
+  const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'))
+  const list = Array.isArray(parsed) ? parsed : (parsed as { devices?: unknown }).devices
+  return Array.isArray(list) ? (list as Record<string, unknown>[]) : []
+}
+
+const screenText = (page: Page) => page.locator('.xterm-rows').textContent()
+const connectionState = (page: Page) => page.getByTestId('status').getAttribute('data-state')
+
+describe('pairing a phone', () => {
+  it(
+    'pairs with a passkey and the typed code, signs in, and reaches only the granted session',
+    async () => {
+      const { cli, url } = await startPairing()
+      const { page, problems } = await newPhone()
+
+      await page.goto(url)
+      // The secret leaves the address bar at once.
+      expect(new URL(page.url()).pathname).toBe('/pair')
+      expect(new URL(page.url()).hash).toBe('')
+      await expect.poll(() => page.getByTestId('pair-grant').textContent(), POLL).toContain('main')
+
+      await page.getByTestId('pair-create').click()
+      await expect.poll(() => page.getByTestId('pair-code').count(), POLL).toBe(1)
+      const code = (await page.getByTestId('pair-code').textContent())?.trim() ?? ''
+      expect(code).toMatch(SIX_DIGITS)
+
+      cli.type(`${code}\r`)
+      expect(await cli.exited).toBe(0)
+      expect(cli.text()).toMatch(/paired "test-phone"|active/i)
+      expect(storedDevices().filter((d) => d.status === 'active').map((d) => d.name)).toEqual(['test-phone'])
+
+      // The page signs in by itself and lands on the sessions list: main, not other.
+      await expect.poll(() => page.getByTestId('session-main').count(), POLL).toBe(1)
+      expect(new URL(page.url()).pathname).toBe('/')
+      expect(await page.getByTestId('session-other').count()).toBe(0)
+      expect(await page.getByTestId('readonly-badge').count()).toBe(0)
+
+      await page.getByTestId('session-main').click()
+      await page.getByTestId('window-0').click()
+      await expect.poll(() => connectionState(page), POLL).toBe('live')
+      await page.getByTestId('terminal').click()
+      await page.keyboard.type('echo paired-$((6*7))')
+      await page.keyboard.press('Enter')
+      await expect.poll(() => tmux.capture('main:0'), POLL).toContain('paired-42')
+      await expect.poll(() => screenText(page), POLL).toContain('paired-42')
+      expect(problems).toEqual([])
+    },
+    FLOW_TIMEOUT_MS,
+  )
+
+  it(
+    'signs in again with the passkey after signing out, back to the deep link it was opened at',
+    async () => {
+      const { cli, url } = await startPairing()
+      const { page, problems } = await newPhone()
+      cli.type(`${await registerPasskey(page, url)}\r`)
+      expect(await cli.exited).toBe(0)
+      await expect.poll(() => page.getByTestId('session-main').count(), POLL).toBe(1)
+
+      await page.getByTestId('signout').click()
+      await expect.poll(() => page.getByTestId('signin-button').count(), POLL).toBe(1)
+      await page.goto(`${server!.url}/t/main/0`)
+      await expect.poll(() => page.getByTestId('signin-button').count(), POLL).toBe(1)
+      expect(new URL(page.url()).pathname).toBe('/t/main/0')
+
+      await page.getByTestId('signin-button').click()
+      await expect.poll(() => connectionState(page), POLL).toBe('live')
+      expect(new URL(page.url()).pathname).toBe('/t/main/0')
+      expect(problems).toEqual([])
+    },
+    FLOW_TIMEOUT_MS,
+  )
+
+  it(
+    'cancels after three wrong codes and leaves no trace of the device',
+    async () => {
+      const { cli, url } = await startPairing()
+      const { page, problems } = await newPhone()
+      const code = await registerPasskey(page, url)
+      const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0')
+
+      // Each code goes in only once the CLI has refused the last, as a person types.
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        cli.type(`${wrong}\r`)
+        await expect.poll(() => wrongCodes(cli), POLL).toBe(attempt)
+      }
+      cli.type(`${wrong}\r`)
+      expect(await cli.exited).not.toBe(0)
+
+      await expect.poll(() => page.getByTestId('pair-ended').count(), POLL).toBe(1)
+      expect(await page.getByTestId('pair-code').count()).toBe(0)
+      expect(storedDevices()).toEqual([])
+      expect(existsSync(join(home, 'devices.json')) ? readFileSync(join(home, 'devices.json'), 'utf8') : '').not.toContain(
+        'test-phone',
+      )
+      expect(problems).toEqual([])
+    },
+    FLOW_TIMEOUT_MS,
+  )
+
+  it(
+    'burns the pairing when a second phone registers on the same link',
+    async () => {
+      const { cli, url } = await startPairing()
+      const first = await newPhone()
+      const second = await newPhone()
+      const code = await registerPasskey(first.page, url)
+
+      await second.page.goto(url)
+      await second.page.getByTestId('pair-create').click()
+      await expect.poll(() => second.page.getByTestId('pair-ended').count(), POLL).toBe(1)
+      expect(await second.page.getByTestId('pair-code').count()).toBe(0)
+
+      // The first phone learns it too, and the terminal warns.
+      await expect.poll(() => first.page.getByTestId('pair-ended').count(), POLL).toBe(1)
+      await expect.poll(() => cli.text(), POLL).toMatch(/two devices|used again|burn|twice/i)
+      // Even the right code cannot make a device of it now.
+      if (cli.exitCode === undefined) cli.type(`${code}\r`)
+      expect(await cli.exited).not.toBe(0)
+      expect(storedDevices().filter((d) => d.status === 'active')).toEqual([])
+      expect(first.problems).toEqual([])
+      expect(second.problems).toEqual([])
+    },
+    FLOW_TIMEOUT_MS,
+  )
+
+  it('refuses a link that is not a live pairing', async () => {
+    const { page, problems } = await newPhone()
+    await page.goto(`${server!.url}/pair#not-a-real-secret`)
+    await expect.poll(() => page.getByTestId('pair-ended').count(), POLL).toBe(1)
+    expect(new URL(page.url()).hash).toBe('')
+    expect(await page.getByTestId('pair-create').count()).toBe(0)
+    expect(problems).toEqual([])
+  })
+
+  it('sends a page opened at 127.0.0.1 to localhost, which WebAuthn accepts as a name', async () => {
+    const { page, problems } = await newPhone()
+    await page.goto(`http://127.0.0.1:${server!.port}/pair#some-secret`)
+    await expect.poll(() => page.getByTestId('pair-ended').textContent(), POLL).toContain(`http://localhost:${server!.port}`)
+    expect(new URL(page.url()).hash).toBe('')
+    expect(problems).toEqual([])
+  })
+
+  it('shows the sign-in screen, not the app, to a phone that is not signed in', async () => {
+    const { page, problems } = await newPhone()
+    await page.goto(`${server!.url}/t/main/0`)
+    await expect.poll(() => page.getByTestId('signin-button').count(), POLL).toBe(1)
+    expect(await page.getByTestId('terminal').count()).toBe(0)
+    expect(new URL(page.url()).pathname).toBe('/t/main/0')
+    expect(problems).toEqual([])
+  })
+})

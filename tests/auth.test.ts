@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { serve, type HttpBindings, type ServerType } from '@hono/node-server'
+import { serve, type ServerType } from '@hono/node-server'
 import { Hono } from 'hono'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -35,21 +35,21 @@ afterAll(async () => {
 beforeEach(async () => {
   home = join(mkdtempSync(join(tmpdir(), 'handoff-auth-browser-')), 'home')
   // Listen first: the origin (with its port 0 pick) is part of the routes' configuration.
-  let fetchApp: (req: Request, env: HttpBindings) => Response | Promise<Response> = () => new Response(null, { status: 503 })
+  let fetchApp: (req: Request) => Response | Promise<Response> = () => new Response(null, { status: 503 })
   server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: (req, env: HttpBindings) => fetchApp(req, env), hostname: '127.0.0.1', port: 0 }, () => resolve(s))
+    const s = serve({ fetch: (req) => fetchApp(req), hostname: '127.0.0.1', port: 0 }, () => resolve(s))
   })
   origin = `http://localhost:${(server.address() as AddressInfo).port}`
-  const app = new Hono<{ Bindings: HttpBindings }>()
+  const app = new Hono()
   app.get('/', (c) => c.html('<!doctype html><title>auth test</title>'))
   // The rate limiter is tested on its own; here every request counts as a new peer so the ceremonies never meet it.
-  app.route('/', createAuthRoutes<{ Bindings: HttpBindings }>({ home, rpID: 'localhost', origin, secureCookie: false, peerAddress: () => randomUUID() }))
+  app.route('/', createAuthRoutes({ home, rpID: 'localhost', origin, secureCookie: false, peerAddress: () => randomUUID() }))
   app.onError((err, c) =>
     err instanceof HandoffError
       ? c.json({ error: { code: err.code, message: err.message } }, err.status)
       : c.json({ error: { code: 'INTERNAL', message: String(err) } }, 500),
   )
-  fetchApp = (req, env) => app.fetch(req, env)
+  fetchApp = (req) => app.fetch(req)
 
   context = await browser.newContext()
   page = await context.newPage()

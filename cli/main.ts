@@ -53,6 +53,13 @@ program
   .action(run(async () => (await import('./commands/serve.js')).serve))
 
 program
+  .command('setup')
+  .description('prepare this machine: HANDOFF_HOME, tmux and Tailscale checks, the HTTPS certificate, auto-start at login')
+  .option('--no-service', 'do not install auto-start at login (a systemd user unit on Linux, a launchd agent on macOS)')
+  .addOption(jsonOption())
+  .action(run(async () => (await import('./commands/setup.js')).setup))
+
+program
   .command('status')
   .description('tmux, the Handoff server and Tailscale: what is found and working')
   .addOption(portOption())

@@ -1,17 +1,28 @@
 import { execFile } from 'node:child_process'
-import { BlockList, isIP } from 'node:net'
 import { networkInterfaces } from 'node:os'
+import { isTailnetAddress } from './tailnet.js'
 
-/** Tailscale's address ranges: CGNAT IPv4 and its own IPv6 ULA prefix. */
-const tailnet = new BlockList()
-tailnet.addSubnet('100.64.0.0', 10, 'ipv4')
-tailnet.addSubnet('fd7a:115c:a1e0::', 48, 'ipv6')
-
-export function isTailnetAddress(address: string): boolean {
-  const family = isIP(address)
-  if (family === 0) return false
-  return tailnet.check(address, family === 4 ? 'ipv4' : 'ipv6')
-}
+export {
+  TAILNET_LIMITS,
+  assertServableAddresses,
+  createWhois,
+  findTailnetIdentity,
+  installTailscaleHint,
+  isAllowedPeer,
+  isDnsName,
+  isLoopbackAddress,
+  isTailnetAddress,
+  isUserspaceTailscale,
+  listenAll,
+  parseTailscaleStatus,
+  parseWhois,
+  plainAddress,
+  watchTailnetAddresses,
+  whois,
+} from './tailnet.js'
+export type { Listening, TailnetIdentity, TailnetProblem, WatchOptions, WhoisOptions, WhoisResult } from './tailnet.js'
+export { CERT_LIMITS, certificateNeedsRenewal, ensureCertificate } from './cert.js'
+export type { Certificate, CertificateProblem, CertificateResult } from './cert.js'
 
 /** Where `serve` listens until device sign-in exists: loopback only, never 0.0.0.0 or ::. */
 export const LOOPBACK_ADDRESSES = ['127.0.0.1', '::1'] as const

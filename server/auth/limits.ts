@@ -6,7 +6,7 @@ export const AUTH_LIMITS = {
   challengesMax: 1_000, // challenges outstanding at once; more → RATE_LIMITED
   tokenKeyBytes: 32, // the HS256 signing key in HANDOFF_HOME/token.key
   tokenTtlMs: 12 * 60 * 60_000, // default session token (and cookie) lifetime: 12 hours
-  rateBurst: 5, // pairing and sign-in requests a peer address may make back to back
+  rateBurst: 10, // pairing and sign-in requests a peer address may make back to back (one pairing plus sign-in is 5, with room for a retry)
   ratePerMinute: 10, // ...and then per minute, refilled continuously
   statusRateBurst: 10, // /api/pair/status polls back to back (the phone polls while the code is typed)
   statusRatePerMinute: 120, // ...and then per minute: one poll every 0.5 s

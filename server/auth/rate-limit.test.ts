@@ -10,7 +10,7 @@ const clock = () => {
 }
 
 describe('RateLimiter', () => {
-  it('allows a burst of 5, then one every 6 s (10 a minute)', () => {
+  it('allows a burst of 10, then one every 6 s (10 a minute)', () => {
     const c = clock()
     const r = new RateLimiter({ now: c.now })
     for (let i = 0; i < AUTH_LIMITS.rateBurst; i++) expect(r.take('100.64.0.2')).toEqual({ ok: true })
@@ -24,7 +24,7 @@ describe('RateLimiter', () => {
 
   it('keeps addresses apart', () => {
     const r = new RateLimiter({ now: clock().now })
-    for (let i = 0; i < 5; i++) r.take('a')
+    for (let i = 0; i < AUTH_LIMITS.rateBurst; i++) r.take('a')
     expect(r.take('a').ok).toBe(false)
     expect(r.take('b').ok).toBe(true)
   })
@@ -34,14 +34,14 @@ describe('RateLimiter', () => {
     const r = new RateLimiter({ now: c.now })
     r.take('a')
     c.advance(60 * 60_000)
-    for (let i = 0; i < 5; i++) expect(r.take('a').ok).toBe(true)
+    for (let i = 0; i < AUTH_LIMITS.rateBurst; i++) expect(r.take('a').ok).toBe(true)
     expect(r.take('a').ok).toBe(false)
   })
 
   it('tracks a bounded number of addresses, dropping idle ones first', () => {
     const c = clock()
     const r = new RateLimiter({ now: c.now, maxAddresses: 3 })
-    for (let i = 0; i < 5; i++) r.take('busy')
+    for (let i = 0; i < AUTH_LIMITS.rateBurst; i++) r.take('busy')
     for (const a of ['x', 'y', 'z', 'w']) r.take(a)
     expect(r.size).toBeLessThanOrEqual(3)
     c.advance(60_000) // x..w refill; busy has refilled too by now, but is still the most recent drain
@@ -65,7 +65,7 @@ describe('rateLimit middleware', () => {
       err instanceof HandoffError ? ctx.json({ error: { code: err.code, message: err.message } }, err.status) : ctx.json({}, 500),
     )
     const hit = () => app.request('/x', { method: 'POST', headers: { 'x-test-peer': '100.64.0.9' } })
-    for (let i = 0; i < 5; i++) expect((await hit()).status).toBe(200)
+    for (let i = 0; i < AUTH_LIMITS.rateBurst; i++) expect((await hit()).status).toBe(200)
     const res = await hit()
     expect(res.status).toBe(429)
     expect(res.headers.get('retry-after')).toBe('6')

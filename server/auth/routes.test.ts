@@ -10,6 +10,7 @@ import { newDeviceId, readDevices, updateDevices, type DeviceRecord } from '../s
 import { SoftAuthenticator } from './fixtures/authenticator.js'
 import { UNNAMED_DEVICE } from './device-name.js'
 import { hashPairingSecret, newPairingSecret, pairingCode } from './pairing.js'
+import { AUTH_LIMITS } from './limits.js'
 import { authenticate, createAuthRoutes } from './routes.js'
 
 const origin = 'http://localhost:8080'
@@ -472,10 +473,10 @@ describe('sign-in', () => {
 })
 
 describe('rate limits', () => {
-  it('allows 5 pairing or sign-in requests from one address back to back, then 429 with Retry-After', async () => {
+  it('allows 10 pairing or sign-in requests from one address back to back, then 429 with Retry-After', async () => {
     const app = makeApp()
     const peer = { 'x-test-peer': '100.64.0.7' }
-    for (let i = 0; i < 5; i++) expect((await post(app, '/api/auth/options', {}, peer)).status).toBe(200)
+    for (let i = 0; i < AUTH_LIMITS.rateBurst; i++) expect((await post(app, '/api/auth/options', {}, peer)).status).toBe(200)
     const res = await post(app, '/api/pair/info', { secret: newPairingSecret() }, peer)
     expect(res.status).toBe(429)
     expect(await errorCode(res)).toBe('RATE_LIMITED')

@@ -104,6 +104,9 @@ export class WsTerm implements Term {
   private readonly listeners = new Set<(chunk: Buffer) => void>()
   private readonly closed: Promise<void>
 
+  /** The signed-in device's cookie, set once the server process reports it. */
+  static cookie = ''
+
   constructor(readonly ws: WebSocket) {
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()))
     ws.on('message', (data: Buffer, isBinary) => {
@@ -123,7 +126,7 @@ export class WsTerm implements Term {
     const path = `/api/term/${encodeURIComponent(session)}/${window}?cols=${PTY_SIZE.cols}&rows=${PTY_SIZE.rows}`
     const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, {
       origin: `http://localhost:${port}`,
-      headers: { host: `localhost:${port}` },
+      headers: { host: `localhost:${port}`, cookie: WsTerm.cookie },
     })
     const term = new WsTerm(ws)
     const opened = new Promise<void>((resolve, reject) => {
@@ -241,7 +244,8 @@ export class ServerProcess {
         const line = out.split('\n')[0]
         if (!out.includes('\n') || line === undefined) return
         clearTimeout(timer)
-        const { port, pid } = JSON.parse(line) as { port: number; pid: number }
+        const { port, pid, cookie } = JSON.parse(line) as { port: number; pid: number; cookie: string }
+        WsTerm.cookie = cookie
         resolve(new ServerProcess(child, pid, port))
       })
     })

@@ -1,8 +1,9 @@
 // The Handoff server in a process of its own, so the bench can read its memory
 // apart from the client's. Usage: node server-process.js <tmux-socket> <home>.
-// Prints {"port","pid"} as one JSON line on stdout once it listens; stops on
+// Prints {"port","pid","cookie"} as one JSON line on stdout once it listens; stops on
 // SIGTERM, SIGINT or when stdin closes (the bench died).
 import { startServer } from '../server/index.js'
+import { addSignedInDevice } from '../tests/support/device.js'
 
 const [tmuxSocket, home] = process.argv.slice(2)
 if (!tmuxSocket || !home) {
@@ -16,7 +17,9 @@ const server = await startServer({
   home,
   log: (line) => process.stderr.write(`server: ${line}\n`),
 })
-process.stdout.write(`${JSON.stringify({ port: server.port, pid: process.pid })}\n`)
+// The bench's terminals sign in as one paired phone with access to every session.
+const { cookie } = await addSignedInDevice(home, server.url)
+process.stdout.write(`${JSON.stringify({ port: server.port, pid: process.pid, cookie })}\n`)
 
 let stopping = false
 const stop = () => {

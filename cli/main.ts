@@ -19,18 +19,31 @@ const jsonOption = () => new Option('--json', 'print JSON (fields in docs/cli.md
  * and `handoff --json status` both work. (Commander's optsWithGlobals lets the
  * earlier ones win instead.)
  */
-const flagsOf = (command: Command): CommonFlags => ({ ...command.parent?.opts(), ...command.opts() })
+const flagsOf = (command: Command | null): CommonFlags => (command ? { ...flagsOf(command.parent), ...command.opts() } : {})
 
-/** Each action loads its command's code only when it runs, so --help stays fast. */
+/**
+ * Each action loads its command's code only when it runs, so --help stays
+ * fast. Commander passes the positional arguments, then options, then the command.
+ */
 const run =
-  (load: () => Promise<(flags: CommonFlags) => Promise<void>>) =>
-  async (_opts: CommonFlags, command: Command) => {
+  (load: () => Promise<(flags: never, ...args: string[]) => Promise<void>>) =>
+  async (...actionArgs: unknown[]) => {
+    const command = actionArgs.at(-1) as Command
+    const positional = actionArgs.slice(0, -2).filter((a): a is string => typeof a === 'string')
     try {
-      await (await load())(flagsOf(command))
+      // Each command declares the flags it registered; Commander has parsed exactly those.
+      await (await load())(flagsOf(command) as never, ...positional)
     } catch (err) {
       failWith(err)
     }
   }
+
+const grantOptions = (command: Command) =>
+  command
+    .option('--sessions <patterns>', 'sessions it may open: * for all, or globs like main,work-*')
+    .option('--read-only', 'it can watch, never type')
+    .option('--expires <period>', 'access ends after 1d, 7d, 30d, 12h… or never')
+    .option('--name <name>', "the device's name")
 
 const program = new Command('handoff')
   .description('Your tmux sessions on your phone.\nWith no command: lists your tmux sessions and windows, and the URL to open.')
@@ -66,6 +79,57 @@ program
   .addOption(socketOption())
   .addOption(jsonOption())
   .action(run(async () => (await import('./commands/status.js')).status))
+
+grantOptions(program.command('pair'))
+  .description("pair a phone: it creates a passkey; you type the code it shows")
+  .addOption(portOption())
+  .addOption(socketOption())
+  .action(run(async () => (await import('./commands/pair.js')).pair))
+
+const devices = program
+  .command('devices')
+  .description('list paired devices (subcommands change them)')
+  .addOption(jsonOption())
+  .action(run(async () => (await import('./commands/devices.js')).list))
+
+grantOptions(devices.command('edit <name>'))
+  .description("change a device's sessions, mode, expiry or name")
+  .option('--read-write', 'it may type again')
+  .addOption(jsonOption())
+  .action(run(async () => (await import('./commands/devices.js')).edit))
+
+for (const [parent, name] of [[devices, 'rm'], [program, 'revoke']] as const) {
+  parent
+    .command(`${name} <name>`)
+    .description('revoke a device: its open terminals close at once')
+    .addOption(jsonOption())
+    .action(run(async () => (await import('./commands/devices.js')).remove))
+}
+
+for (const parent of [devices, program]) {
+  parent
+    .command('renew <name>')
+    .description('extend an expired or expiring device (and clear its renewal request)')
+    .option('--expires <period>', 'new period from now: 1d, 7d, 30d… or never (default 30d)')
+    .addOption(jsonOption())
+    .action(run(async () => (await import('./commands/devices.js')).renew))
+}
+
+for (const [parent, name] of [[devices, 'log'], [program, 'logs']] as const) {
+  parent
+    .command(`${name} [name]`)
+    .description('the audit log: every access decision, newest last')
+    .option('--follow', 'keep printing new entries')
+    .option('--limit <n>', 'how many entries (default 50)')
+    .addOption(jsonOption())
+    .action(run(async () => (await import('./commands/devices.js')).log))
+}
+
+program
+  .command('unpair')
+  .description('revoke every device, after confirmation')
+  .option('--yes', 'do not ask')
+  .action(run(async () => (await import('./commands/devices.js')).unpair))
 
 program
   .command('version')

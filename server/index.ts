@@ -1,13 +1,16 @@
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { getRequestListener } from '@hono/node-server'
-import { createTerminalServer } from './bridge/index.js'
+import { authenticate, createAuthRoutes } from './auth/index.js'
+import { createTerminalServer, type ExitReason } from './bridge/index.js'
 import { HandoffError } from './errors.js'
-import { createApp } from './http/app.js'
+import { decide, type DenyCode } from './gate/index.js'
+import { authorize, grantOf, type Peer } from './http/access.js'
+import { createApp, type AppEnv } from './http/app.js'
 import { audienceFor, checkHost, checkOrigin } from './http/guards.js'
 import { LOOPBACK_ADDRESSES, LOOPBACK_HOSTNAMES } from './net/index.js'
 import { VERSION, WEB_ROOT } from './paths.js'
-import { ensureHome, removeFile, writeFileAtomic } from './store/index.js'
+import { appendAudit, ensureHome, readDevices, removeFile, watchDevices, writeFileAtomic } from './store/index.js'
 import { Tmux } from './tmux/index.js'
 
 export interface ServerOptions {
@@ -45,6 +48,13 @@ function listen(server: Server, port: number, host: string): Promise<number> {
       resolve(typeof address === 'object' && address ? address.port : port)
     })
   })
+}
+
+/** How a live terminal that the gate now refuses is told why. */
+function exitReasonFor(code: DenyCode, message: string): ExitReason {
+  if (code === 'DEVICE_UNKNOWN') return { code: 'DEVICE_REVOKED', message: 'this device was revoked' }
+  if (code === 'DEVICE_EXPIRED') return { code: 'DEVICE_EXPIRED', message }
+  return { code: 'ACCESS_CHANGED', message }
 }
 
 function listenError(err: NodeJS.ErrnoException, host: string, port: number): HandoffError {
@@ -99,16 +109,57 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 
   const audience = audienceFor(LOOPBACK_HOSTNAMES, port)
-  const app = createApp({ tmux, audience, webRoot: options.webRoot ?? WEB_ROOT, version: VERSION, log })
+  // Loopback mode: WebAuthn needs a name, so the passkey belongs to `localhost`.
+  const origin = `http://localhost:${port}`
+  const now = () => Date.now()
+  const auth = { home: options.home, rpID: 'localhost', origin, secureCookie: false, now }
+  const peerOf = async (address: string | null): Promise<Peer> => ({ address, node: null })
+  const app = createApp({
+    tmux,
+    audience,
+    home: options.home,
+    identify: (cookie) => authenticate(auth, cookie),
+    peerOf,
+    authRoutes: createAuthRoutes<AppEnv>({ ...auth, peerAddress: (c) => c.env.incoming.socket.remoteAddress ?? 'unknown' }),
+    now,
+    webRoot: options.webRoot ?? WEB_ROOT,
+    version: VERSION,
+    log,
+  })
   handle = getRequestListener(app.fetch)
   const terminals = createTerminalServer({
     tmux,
-    guard: (req) => checkHost(audience, req.headers.host) ?? checkOrigin(audience, req.headers.origin),
+    access: {
+      guard: (req) => checkHost(audience, req.headers.host) ?? checkOrigin(audience, req.headers.origin),
+      async open(req, session) {
+        const device = await authenticate(auth, req.headers.cookie)
+        const peer = await peerOf(req.socket.remoteAddress ?? null)
+        return authorize(options.home, { device, action: 'attach', session, peer, now: now() })
+      },
+      async recheck(deviceId, session) {
+        const device = (await readDevices(options.home)).find((d) => d.id === deviceId) ?? null
+        const verdict = decide({ device: grantOf(device), action: 'attach', session }, now())
+        if (verdict.ok) return verdict
+        await appendAudit(options.home, {
+          deviceId,
+          deviceName: device?.name ?? null,
+          action: 'attach',
+          target: session,
+          result: 'deny',
+          reason: verdict.code,
+          peer: null,
+          node: null,
+        }).catch(() => {})
+        return { ok: false, reason: exitReasonFor(verdict.code, verdict.reason) }
+      },
+    },
     heartbeatMs: options.heartbeatMs,
     watchIntervalMs: options.watchIntervalMs,
     log,
   })
   for (const server of servers) server.on('upgrade', terminals.handleUpgrade)
+  // A revoked or narrowed device loses its terminals within a second, whoever changed it.
+  const stopWatchingDevices = watchDevices(options.home, () => void terminals.recheck())
 
   const record: ServerRecord = {
     pid: process.pid,
@@ -126,6 +177,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...record,
     close: () =>
       (closing ??= (async () => {
+        stopWatchingDevices()
         terminals.close()
         await Promise.all(
           servers.map(

@@ -10,11 +10,11 @@ beforeEach(async () => {
 })
 afterEach(() => h.stop())
 
-const get = (path: string, headers: Record<string, string> = {}) => request(h.server.port, path, { headers })
+const get = (path: string, headers: Record<string, string> = {}) => request(h.server.port, path, { headers: { cookie: h.device.cookie, ...headers } })
 const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
   request(h.server.port, path, {
     method,
-    headers: { origin: h.origin, 'content-type': 'application/json', ...headers },
+    headers: { origin: h.origin, 'content-type': 'application/json', cookie: h.device.cookie, ...headers },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   })
 

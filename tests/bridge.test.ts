@@ -18,7 +18,7 @@ afterEach(async () => {
 })
 
 const term = async (path: string, options: Parameters<typeof TermClient.open>[2] = {}) => {
-  const c = await TermClient.open(h.server.port, path, options)
+  const c = await TermClient.open(h.server.port, path, { cookie: h.device.cookie, ...options })
   open.push(c)
   return c
 }
@@ -68,7 +68,7 @@ describe('terminal stream', () => {
     expect(h.tmux.run('display-message', '-p', '-t', 'main', '#{window_index}').trim()).toBe('0')
     // Handoff's own viewer session never shows in its lists.
     expect(rawSessions().some((n) => n.startsWith('_handoff-view-'))).toBe(true)
-    const listed = await fetch(`${h.origin}/api/sessions`).then((r) => r.json() as Promise<{ name: string }[]>)
+    const listed = await fetch(`${h.origin}/api/sessions`, { headers: { cookie: h.device.cookie } }).then((r) => r.json() as Promise<{ name: string }[]>)
     expect(listed.map((s) => s.name)).toEqual(['main'])
   })
 
@@ -153,18 +153,19 @@ describe('bad input on the socket', () => {
   it('refuses foreign origins and hosts, unknown targets and bad sizes before upgrading', async () => {
     h.tmux.newSession('main')
     const port = h.server.port
+    const cookie = h.device.cookie
     const cases: [Promise<{ status: number; code: string }>, number, string][] = [
-      [refusal(TermClient.open(port, '/api/term/main/0', { origin: 'http://evil.example' })), 403, 'ORIGIN_MISMATCH'],
-      [refusal(TermClient.open(port, '/api/term/main/0', { origin: null })), 403, 'ORIGIN_MISMATCH'],
-      [refusal(TermClient.open(port, '/api/term/main/0', { origin: 'null' })), 403, 'ORIGIN_MISMATCH'],
-      [refusal(TermClient.open(port, '/api/term/main/0', { origin: `http://localhost:${port}.evil.example` })), 403, 'ORIGIN_MISMATCH'],
-      [refusal(TermClient.open(port, '/api/term/main/0', { host: `evil.example:${port}` })), 421, 'HOST_NOT_ALLOWED'],
-      [refusal(TermClient.open(port, '/api/term/mai/0')), 404, 'SESSION_NOT_FOUND'],
-      [refusal(TermClient.open(port, '/api/term/main/7')), 404, 'WINDOW_NOT_FOUND'],
-      [refusal(TermClient.open(port, '/api/term/main/x')), 400, 'BAD_REQUEST'],
-      [refusal(TermClient.open(port, '/api/term/%E0%A4%A/0')), 400, 'BAD_REQUEST'],
-      [refusal(TermClient.open(port, '/api/term/main/0?cols=abc')), 400, 'BAD_REQUEST'],
-      [refusal(TermClient.open(port, '/api/other')), 404, 'NOT_FOUND'],
+      [refusal(TermClient.open(port, '/api/term/main/0', { origin: 'http://evil.example', cookie })), 403, 'ORIGIN_MISMATCH'],
+      [refusal(TermClient.open(port, '/api/term/main/0', { origin: null, cookie })), 403, 'ORIGIN_MISMATCH'],
+      [refusal(TermClient.open(port, '/api/term/main/0', { origin: 'null', cookie })), 403, 'ORIGIN_MISMATCH'],
+      [refusal(TermClient.open(port, '/api/term/main/0', { origin: `http://localhost:${port}.evil.example`, cookie })), 403, 'ORIGIN_MISMATCH'],
+      [refusal(TermClient.open(port, '/api/term/main/0', { host: `evil.example:${port}`, cookie })), 421, 'HOST_NOT_ALLOWED'],
+      [refusal(TermClient.open(port, '/api/term/mai/0', { cookie })), 404, 'SESSION_NOT_FOUND'],
+      [refusal(TermClient.open(port, '/api/term/main/7', { cookie })), 404, 'WINDOW_NOT_FOUND'],
+      [refusal(TermClient.open(port, '/api/term/main/x', { cookie })), 400, 'BAD_REQUEST'],
+      [refusal(TermClient.open(port, '/api/term/%E0%A4%A/0', { cookie })), 400, 'BAD_REQUEST'],
+      [refusal(TermClient.open(port, '/api/term/main/0?cols=abc', { cookie })), 400, 'BAD_REQUEST'],
+      [refusal(TermClient.open(port, '/api/other', { cookie })), 404, 'NOT_FOUND'],
     ]
     for (const [attempt, status, code] of cases) expect(await attempt).toEqual({ status, code })
     expect(rawSessions()).toEqual(['main'])

@@ -7,6 +7,7 @@ import { promisify } from 'node:util'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startServer } from '../server/index.js'
+import { addSignedInDevice } from './support/device.js'
 
 // Real Chromium against the real server and a private tmux server. Needs the
 // built web app in dist/web (`npx vite build`; `npm test` builds first).
@@ -68,6 +69,9 @@ beforeEach(async () => {
   home = await mkdtemp(join(tmpdir(), 'handoff-browser-'))
   server = await startServer({ port: 0, tmuxSocket: sock, home })
   context = await browser.newContext({ viewport: { width: 390, height: 844 } })
+  // Signed in as a paired phone would be (the passkey ceremony itself: pairing-browser.test.ts).
+  const { token } = await addSignedInDevice(home, server.url)
+  await context.addCookies([{ name: 'handoff', value: token, domain: 'localhost', path: '/', httpOnly: true, sameSite: 'Strict' }])
   page = await context.newPage()
   pageProblems = []
   page.on('pageerror', (error) => pageProblems.push(`pageerror: ${error.message}`))

@@ -1,12 +1,20 @@
 import { homedir } from 'node:os'
 import * as pty from 'node-pty'
 import type { WebSocket } from 'ws'
-import type { Session, Tmux, Window } from '../tmux/index.js'
+import type { Session, Snapshot, Tmux, Window } from '../tmux/index.js'
 import { tmuxEnv } from '../tmux/index.js'
 import { BRIDGE_LIMITS, parseControl } from './control.js'
 import { DisposableStore, toDisposable } from './disposable.js'
 
-export type ExitCode = 'DETACHED' | 'WINDOW_CLOSED' | 'SESSION_CLOSED' | 'TMUX_EXITED' | 'SERVER_STOPPING'
+export type ExitCode =
+  | 'DETACHED'
+  | 'WINDOW_CLOSED'
+  | 'SESSION_CLOSED'
+  | 'TMUX_EXITED'
+  | 'SERVER_STOPPING'
+  | 'DEVICE_REVOKED'
+  | 'DEVICE_EXPIRED'
+  | 'ACCESS_CHANGED'
 
 export interface ExitReason {
   code: ExitCode
@@ -20,16 +28,14 @@ const CLOSE_CODES: Record<ExitCode, number> = {
   WINDOW_CLOSED: 4404,
   SESSION_CLOSED: 4404,
   TMUX_EXITED: 4500,
+  DEVICE_REVOKED: 4403,
+  DEVICE_EXPIRED: 4403,
+  ACCESS_CHANGED: 4403,
 }
 
 export interface Target {
   session: Session
   window: Window
-}
-
-export interface Snapshot {
-  sessions: Set<string>
-  windows: Set<string>
 }
 
 /** Why a target is gone, judged from tmux's current ids; null while it still exists. Pure. */
@@ -50,6 +56,10 @@ export interface BridgeOptions {
   rows: number
   /** Unique per bridge; names the hidden viewer session. */
   viewerId: string
+  /** The signed-in device this terminal belongs to. */
+  deviceId: string
+  /** Drop every input frame, and attach read-only in tmux. */
+  readOnly: boolean
   onEnd: (bridge: Bridge) => void
 }
 
@@ -64,6 +74,9 @@ const utf8Locale = (): Record<string, string> =>
  */
 export class Bridge {
   readonly target: Target
+  readonly deviceId: string
+  /** Set when the device becomes read-only while the terminal is open: input is dropped from then on. */
+  readOnly: boolean
   private readonly store = new DisposableStore()
   private readonly pty: pty.IPty
   private sentBytes = 0
@@ -78,8 +91,10 @@ export class Bridge {
     private readonly options: BridgeOptions,
   ) {
     this.target = options.target
+    this.deviceId = options.deviceId
+    this.readOnly = options.readOnly
     const { tmux, target, cols, rows } = options
-    this.pty = pty.spawn('tmux', tmux.viewerArgv(target.session, target.window, options.viewerId), {
+    this.pty = pty.spawn('tmux', tmux.viewerArgv(target.session, target.window, options.viewerId, options.readOnly), {
       name: 'xterm-256color',
       cols,
       rows,
@@ -128,7 +143,8 @@ export class Bridge {
 
   private receive(data: Buffer, isBinary: boolean): void {
     if (isBinary) {
-      this.pty.write(data)
+      // Keys, pastes, mouse reports and terminal query replies alike: a read-only device sends nothing.
+      if (!this.readOnly) this.pty.write(data)
       return
     }
     const parsed = parseControl(data.toString('utf8'))
@@ -164,6 +180,15 @@ export class Bridge {
     if (!size || this.store.isDisposed) return
     this.lastResizeAt = Date.now()
     if (size.cols !== this.pty.cols || size.rows !== this.pty.rows) this.pty.resize(size.cols, size.rows)
+  }
+
+  /**
+   * The name of the session this terminal shows now: its target's current
+   * name, or, if the client moved itself (prefix + `)`), the session it moved to.
+   */
+  sessionNow(snapshot: Snapshot): string | null {
+    const shown = snapshot.clients.get(this.pty.pid) ?? this.target.session.id
+    return snapshot.sessions.get(shown) ?? null
   }
 
   /** The tmux client exited on its own: find out why, so the client can say so. */

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { HandoffError } from '../errors.js'
 import { parseWindowIndex, type Tmux } from '../tmux/index.js'
-import { Bridge, goneReason } from './bridge.js'
+import { Bridge, goneReason, type ExitReason } from './bridge.js'
 import { BRIDGE_LIMITS, parseInitialSize } from './control.js'
 
 export { BRIDGE_LIMITS, clampSize, parseControl, parseInitialSize } from './control.js'
@@ -13,13 +13,22 @@ export { DisposableStore, toDisposable } from './disposable.js'
 export { goneReason } from './bridge.js'
 export type { ExitCode, ExitReason } from './bridge.js'
 
+/** Who may open and keep a terminal; the caller composes sign-in, the gate and the audit log. */
+export interface TerminalAccess {
+  /** Host and Origin, before anything else; null lets it through. */
+  guard(req: IncomingMessage): HandoffError | null
+  /** Decides an upgrade for a session name; throws a HandoffError to refuse it. */
+  open(req: IncomingMessage, sessionName: string): Promise<{ deviceId: string; readOnly: boolean }>
+  /** Decides again for a live terminal, on the device's current record and the session's current name. */
+  recheck(deviceId: string, sessionName: string): Promise<{ ok: true; readOnly: boolean } | { ok: false; reason: ExitReason }>
+}
+
 export interface TerminalServerOptions {
   tmux: Tmux
-  /** Decides before the upgrade (Host, Origin); null lets it through. */
-  guard: (req: IncomingMessage) => HandoffError | null
+  access: TerminalAccess
   /** Ping interval; a client that misses one ping is dropped at the next. */
   heartbeatMs?: number
-  /** How often live terminals are checked against tmux for killed windows and sessions. */
+  /** How often live terminals are checked against tmux (killed windows, renamed sessions) and the gate. */
   watchIntervalMs?: number
   log?: (line: string) => void
 }
@@ -44,7 +53,7 @@ function refuseUpgrade(socket: Duplex, err: HandoffError): void {
  * terminal shares: the heartbeat and the watch for killed windows.
  */
 export function createTerminalServer(options: TerminalServerOptions) {
-  const { tmux } = options
+  const { tmux, access } = options
   const heartbeatMs = options.heartbeatMs ?? 10_000
   const watchIntervalMs = options.watchIntervalMs ?? 500
   const log = options.log ?? (() => {})
@@ -65,25 +74,38 @@ export function createTerminalServer(options: TerminalServerOptions) {
   heartbeat.unref()
 
   let watching = false
-  const watch = setInterval(async () => {
+  /** Ends terminals whose window is gone or that their device may no longer see; follows read-only changes. */
+  async function checkAll(): Promise<void> {
     if (watching || bridges.size === 0) return
     watching = true
     try {
       const snapshot = await tmux.snapshot().catch(() => null)
       for (const bridge of bridges) {
-        const reason = goneReason(bridge.target, snapshot)
-        if (reason) bridge.end(reason)
+        const gone = goneReason(bridge.target, snapshot)
+        if (gone) {
+          bridge.end(gone)
+          continue
+        }
+        const session = snapshot ? bridge.sessionNow(snapshot) : null
+        if (session === null) continue
+        const verdict = await access.recheck(bridge.deviceId, session).catch((err: unknown) => {
+          log(`recheck failed: ${err instanceof Error ? err.message : String(err)}`)
+          return { ok: false as const, reason: { code: 'ACCESS_CHANGED' as const, message: 'access could not be checked' } }
+        })
+        if (!verdict.ok) bridge.end(verdict.reason)
+        else bridge.readOnly ||= verdict.readOnly
       }
     } finally {
       watching = false
     }
-  }, watchIntervalMs)
+  }
+  const watch = setInterval(() => void checkAll(), watchIntervalMs)
   watch.unref()
 
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy())
     try {
-      const refusal = options.guard(req)
+      const refusal = access.guard(req)
       if (refusal) throw refusal
       const url = new URL(req.url ?? '/', 'http://upgrade.invalid')
       const match = TERM_PATH.exec(url.pathname)
@@ -96,9 +118,12 @@ export function createTerminalServer(options: TerminalServerOptions) {
       } catch {
         throw new HandoffError('BAD_REQUEST', 400, 'the terminal URL is not validly percent-encoded')
       }
+      const index = parseWindowIndex(indexText)
       const size = parseInitialSize(url.searchParams.get('cols'), url.searchParams.get('rows'))
       if (!size) throw new HandoffError('BAD_REQUEST', 400, '"cols" and "rows" must be whole numbers')
-      const target = await tmux.findWindow(sessionName, parseWindowIndex(indexText))
+      // The gate decides on the name asked for before tmux is asked whether it exists.
+      const { deviceId, readOnly } = await access.open(req, sessionName)
+      const target = await tmux.findWindow(sessionName, index)
       if (socket.destroyed) return
       wss.handleUpgrade(req, socket, head, (ws) => {
         alive.set(ws, true)
@@ -108,6 +133,8 @@ export function createTerminalServer(options: TerminalServerOptions) {
           target,
           ...size,
           viewerId: randomBytes(6).toString('hex'),
+          deviceId,
+          readOnly,
           onEnd: (b) => bridges.delete(b),
         })
         bridges.add(bridge)
@@ -124,6 +151,8 @@ export function createTerminalServer(options: TerminalServerOptions) {
   return {
     /** Pass an http server's 'upgrade' event here. */
     handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void handleUpgrade(req, socket, head),
+    /** Re-decides every live terminal now: call when devices change. */
+    recheck: () => checkAll(),
     /** Live terminals right now. */
     get size() {
       return bridges.size

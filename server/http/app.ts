@@ -1,12 +1,16 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { HttpBindings } from '@hono/node-server'
 import { serveStatic } from '@hono/node-server/serve-static'
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { secureHeaders } from 'hono/secure-headers'
 import * as v from 'valibot'
 import { HandoffError } from '../errors.js'
-import { parseWindowIndex, type Session, type Tmux, type Window } from '../tmux/index.js'
+import { deviceState, visibleSessions, type Action } from '../gate/index.js'
+import { updateDevices, type DeviceRecord } from '../store/index.js'
+import { checkNewName, parseWindowIndex, type Session, type Tmux, type Window } from '../tmux/index.js'
+import { authorize, grantOf, type Allowed, type Peer } from './access.js'
 import { requireHost, requireOriginOnWrites, type Audience } from './guards.js'
 
 export const HTTP_LIMITS = {
@@ -14,9 +18,24 @@ export const HTTP_LIMITS = {
   bodyBytes: 16 * 1024,
 } as const
 
+/** One typed environment for every route: the node request, and who is asking. */
+export type AppEnv = {
+  Bindings: HttpBindings
+  Variables: { device: DeviceRecord | null; peer: Peer }
+}
+
 export interface AppDeps {
   tmux: Tmux
   audience: Audience
+  /** HANDOFF_HOME: devices and the audit log. */
+  home: string
+  /** The signed-in device from the request's cookie, checked against its current record; null if none. */
+  identify: (cookieHeader: string | undefined) => Promise<DeviceRecord | null>
+  /** Who the peer is on the network (tailnet node where known). */
+  peerOf: (address: string | null) => Promise<Peer>
+  /** Pairing and sign-in routes, mounted as they are. */
+  authRoutes: Hono<AppEnv>
+  now: () => number
   /** The built web app (vite's output). */
   webRoot: string
   version: string
@@ -62,10 +81,10 @@ const CSP = {
   objectSrc: ["'none'"],
 }
 
-/** The HTTP side of Handoff: guards, the JSON API over tmux, and the web app. */
-export function createApp(deps: AppDeps): Hono {
+/** The HTTP side of Handoff: guards, identity, the gate, the JSON API over tmux, and the web app. */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
   const { tmux } = deps
-  const app = new Hono()
+  const app = new Hono<AppEnv>()
 
   app.use(requireHost(deps.audience))
   app.use(secureHeaders({ contentSecurityPolicy: CSP, referrerPolicy: 'no-referrer', crossOriginEmbedderPolicy: false }))
@@ -80,33 +99,80 @@ export function createApp(deps: AppDeps): Hono {
     }),
   )
 
+  app.use('/api/*', async function identify(c, next) {
+    c.set('peer', await deps.peerOf(c.env.incoming.socket.remoteAddress ?? null))
+    c.set('device', await deps.identify(c.req.header('cookie')))
+    await next()
+  })
+
+  // Every API action is decided by the gate, on the device's current record, and audited.
+  const allow = (c: Context<AppEnv>, action: Action, session?: string): Promise<Allowed> =>
+    authorize(deps.home, { device: c.get('device'), action, ...(session === undefined ? {} : { session }), peer: c.get('peer'), now: deps.now() })
+
   app.get('/api/health', (c) => c.json({ ok: true, version: deps.version }))
 
-  app.get('/api/sessions', async (c) => c.json((await tmux.listSessions()).map(sessionJson)))
+  app.route('/', deps.authRoutes)
+
+  app.get('/api/me', (c) => {
+    const device = c.get('device')
+    const state = deviceState(grantOf(device), deps.now())
+    if (!device || state === 'unknown' || state === 'hard-expired') throw new HandoffError('NOT_SIGNED_IN', 401, 'sign in with your passkey first')
+    return c.json({
+      device: {
+        id: device.id,
+        name: device.name,
+        sessions: device.sessions,
+        readOnly: device.readOnly,
+        expiresAt: device.expiresAt,
+        state,
+        renewalRequested: device.renewalRequestedAt !== null,
+      },
+    })
+  })
+
+  app.post('/api/renew', async (c) => {
+    const { deviceId } = await allow(c, 'renew')
+    const at = deps.now()
+    await updateDevices(deps.home, (devices) => devices.map((d) => (d.id === deviceId ? { ...d, renewalRequestedAt: d.renewalRequestedAt ?? at } : d)))
+    return c.body(null, 204)
+  })
+
+  app.get('/api/sessions', async (c) => {
+    await allow(c, 'list')
+    const sessions = await tmux.listSessions()
+    const visible = new Set(visibleSessions(grantOf(c.get('device')), sessions.map((s) => s.name)))
+    return c.json(sessions.filter((s) => visible.has(s.name)).map(sessionJson))
+  })
 
   app.post('/api/sessions', async (c) => {
-    const { name } = await jsonBody(c.req.raw, NewSessionBody)
+    const name = checkNewName((await jsonBody(c.req.raw, NewSessionBody)).name, 'session')
+    await allow(c, 'create-session', name)
     return c.json(sessionJson(await tmux.createSession(name)), 201)
   })
 
   app.delete('/api/sessions/:session', async (c) => {
+    await allow(c, 'kill-session', c.req.param('session'))
     await tmux.killSession(await tmux.findSession(c.req.param('session')))
     return c.body(null, 204)
   })
 
   app.get('/api/sessions/:session/windows', async (c) => {
+    await allow(c, 'windows', c.req.param('session'))
     const session = await tmux.findSession(c.req.param('session'))
     return c.json((await tmux.listWindows(session)).map(windowJson))
   })
 
   app.post('/api/sessions/:session/windows', async (c) => {
     const { name } = await jsonBody(c.req.raw, NewWindowBody)
+    await allow(c, 'create-window', c.req.param('session'))
     const session = await tmux.findSession(c.req.param('session'))
     return c.json(windowJson(await tmux.createWindow(session, name)), 201)
   })
 
   app.delete('/api/sessions/:session/windows/:index', async (c) => {
-    const { window } = await tmux.findWindow(c.req.param('session'), parseWindowIndex(c.req.param('index')))
+    const index = parseWindowIndex(c.req.param('index'))
+    await allow(c, 'kill-window', c.req.param('session'))
+    const { window } = await tmux.findWindow(c.req.param('session'), index)
     await tmux.killWindow(window)
     return c.body(null, 204)
   })

@@ -26,6 +26,15 @@ export interface Window {
   activity: number
 }
 
+export interface Snapshot {
+  /** Session id → current name (names change with rename-session). */
+  sessions: Map<string, string>
+  /** `$session:@window` for every window of every session. */
+  windows: Set<string>
+  /** tmux client pid → the id of the session it shows (for a viewer: the session viewed). */
+  clients: Map<number, string>
+}
+
 export interface TmuxVersions {
   /** `tmux -V` of the binary on PATH, e.g. `3.3a`. */
   binary: string
@@ -240,7 +249,7 @@ export class Tmux {
    * and the viewer session dies with its client (`destroy-unattached`). One
    * tmux command sequence, so no list ever sees the viewer unmarked.
    */
-  viewerArgv(session: Session, window: Window, viewerId: string): string[] {
+  viewerArgv(session: Session, window: Window, viewerId: string, readOnly: boolean): string[] {
     const name = `${VIEWER_PREFIX}${viewerId}`
     return [
       ...serverArgs(this.socketName),
@@ -249,16 +258,32 @@ export class Tmux {
       'set-option', '-t', name, '@handoff_target', session.id, ';',
       'set-option', '-t', name, 'destroy-unattached', 'on', ';',
       'select-window', '-t', `${name}:${window.id}`,
+      // Read-only in tmux too (and ignore-size: a watcher never resizes the desktop's window).
+      ...(readOnly ? [';', 'switch-client', '-r'] : []),
     ]
   }
 
-  /** Ids of every session and every session:window pair, for noticing kills. */
-  async snapshot(): Promise<{ sessions: Set<string>; windows: Set<string> } | null> {
-    const { format, parse } = recordFormat({ session: '#{session_id}', window: '#{window_id}' })
-    const out = await this.execIfRunning(['list-windows', '-a', '-F', format])
-    if (out === null) return null
-    const rows = parse(out)
-    return { sessions: new Set(rows.map((r) => r.session)), windows: new Set(rows.map((r) => `${r.session}:${r.window}`)) }
+  /**
+   * What live terminals are checked against: every session's current name by
+   * id, every session:window pair, and which session each client shows (a
+   * viewer session counts as the session it views). Null when no server runs.
+   */
+  async snapshot(): Promise<Snapshot | null> {
+    const windowRecords = recordFormat({ session: '#{session_id}', name: '#{session_name}', window: '#{window_id}' })
+    const clientRecords = recordFormat({ pid: '#{client_pid}', session: '#{session_id}', target: '#{@handoff_target}' })
+    const [windowsOut, clientsOut] = await Promise.all([
+      this.execIfRunning(['list-windows', '-a', '-F', windowRecords.format]),
+      this.execIfRunning(['list-clients', '-F', clientRecords.format]),
+    ])
+    if (windowsOut === null) return null
+    const rows = windowRecords.parse(windowsOut)
+    const clients = new Map<number, string>()
+    for (const c of clientsOut === null ? [] : clientRecords.parse(clientsOut)) clients.set(toInt(c.pid), c.target || c.session)
+    return {
+      sessions: new Map(rows.map((r) => [r.session, r.name])),
+      windows: new Set(rows.map((r) => `${r.session}:${r.window}`)),
+      clients,
+    }
   }
 
   /** Removes viewer sessions left by a Handoff server that died; returns how many. */

@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http'
 import { startServer, type RunningServer } from '../../server/index.js'
+import { addSignedInDevice, type TestDevice } from './device.js'
 import { PrivateTmux, tempHome } from './tmux.js'
 
 export interface Harness {
@@ -7,6 +8,8 @@ export interface Harness {
   server: RunningServer
   home: string
   origin: string
+  /** A signed-in device with full access to every session. */
+  device: TestDevice
   stop(): Promise<void>
 }
 
@@ -15,11 +18,13 @@ export async function startHarness(options: { watchIntervalMs?: number; heartbea
   const tmux = new PrivateTmux()
   const { home, remove } = tempHome()
   const server = await startServer({ port: 0, tmuxSocket: tmux.socket, home, log: () => {}, ...options })
+  const origin = `http://localhost:${server.port}`
   return {
     tmux,
     server,
     home,
-    origin: `http://localhost:${server.port}`,
+    origin,
+    device: await addSignedInDevice(home, origin),
     async stop() {
       await server.close()
       tmux.kill()

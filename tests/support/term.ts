@@ -35,12 +35,12 @@ export class TermClient {
   static open(
     port: number,
     path: string,
-    options: { origin?: string | null; host?: string; ack?: boolean } = {},
+    options: { origin?: string | null; host?: string; ack?: boolean; cookie?: string } = {},
   ): Promise<TermClient> {
     const origin = options.origin === undefined ? `http://localhost:${port}` : options.origin
     const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, {
       ...(origin === null ? {} : { origin }),
-      headers: { host: options.host ?? `localhost:${port}` },
+      headers: { host: options.host ?? `localhost:${port}`, ...(options.cookie ? { cookie: options.cookie } : {}) },
     })
     const client = new TermClient(ws, options.ack ?? true)
     return new Promise((resolve, reject) => {

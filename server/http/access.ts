@@ -1,0 +1,53 @@
+import { HandoffError } from '../errors.js'
+import { decide, parseSessionPatterns, type Action, type Grant, type Verdict } from '../gate/index.js'
+import { appendAudit, type DeviceRecord } from '../store/index.js'
+
+/** Who is asking, as far as the network says: for the audit log. */
+export interface Peer {
+  address: string | null
+  /** The tailnet node and user from tailscale whois, where known. */
+  node: string | null
+}
+
+export type Allowed = Extract<Verdict, { ok: true }>
+
+/** The gate's view of a stored device; a record whose patterns no longer parse grants nothing. */
+export function grantOf(device: DeviceRecord | null): Grant | undefined {
+  if (!device) return undefined
+  try {
+    const sessions = parseSessionPatterns(device.sessions)
+    return { id: device.id, name: device.name, status: device.status, sessions, readOnly: device.readOnly, expiresAt: device.expiresAt }
+  } catch {
+    return undefined
+  }
+}
+
+const DENY_STATUS = { DEVICE_UNKNOWN: 401, DEVICE_EXPIRED: 403, READ_ONLY: 403, SESSION_NOT_ALLOWED: 403, BAD_TARGET: 400, BAD_ACTION: 400 } as const
+
+/**
+ * Asks the gate, writes the decision to the audit log, and throws the refusal.
+ * An audit log that cannot be written denies the access (AUDIT_UNAVAILABLE).
+ */
+export async function authorize(
+  home: string,
+  request: { device: DeviceRecord | null; action: Action; session?: string; peer: Peer; now: number },
+): Promise<Allowed> {
+  const { device, action, session, peer, now } = request
+  const verdict = decide({ device: grantOf(device), action, ...(session === undefined ? {} : { session }) }, now)
+  await appendAudit(home, {
+    ts: now,
+    deviceId: device?.id ?? null,
+    deviceName: device?.name ?? null,
+    action,
+    target: session ?? null,
+    result: verdict.ok ? 'allow' : 'deny',
+    reason: verdict.ok ? (verdict.readOnly ? 'read-only' : null) : verdict.code,
+    peer: peer.address,
+    node: peer.node,
+  })
+  if (verdict.ok) return verdict
+  if (!device || verdict.code === 'DEVICE_UNKNOWN') {
+    throw new HandoffError('NOT_SIGNED_IN', 401, 'sign in with your passkey first')
+  }
+  throw new HandoffError(verdict.code, DENY_STATUS[verdict.code], verdict.reason)
+}

@@ -63,7 +63,8 @@ export interface PairingGrant {
   name: string | null
 }
 
-export type PairingState = 'registered' | 'confirmed' | 'burned'
+/** 'waiting' until a passkey is registered, 'registered' until the code is typed; then one of the two ends. */
+export type PairingState = 'waiting' | 'registered' | 'confirmed' | 'burned'
 
 /**
  * Codes after which the phone has to sign in (again) or ask for renewal,

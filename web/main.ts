@@ -156,6 +156,11 @@ addEventListener('popstate', () => {
   // The sign-in and expired screens stay; they continue to the new address.
 })
 
+// A second pairing link opened in the same tab changes only the fragment.
+addEventListener('hashchange', () => {
+  if (location.hash && parseRoute(location.pathname).screen === 'pair') showPair()
+})
+
 // Read the pairing secret before anything else can see the address bar.
 if (parseRoute(location.pathname).screen === 'pair') showPair()
 else void checkAccess()

@@ -30,6 +30,7 @@ const RUN_PAIR_AGAIN = 'Run handoff pair on your computer again to get a new lin
 const ENDED = {
   missing: `This page needs the link handoff pair shows. ${RUN_PAIR_AGAIN}`,
   invalid: `This pairing link has expired or was already used. ${RUN_PAIR_AGAIN}`,
+  damaged: `This pairing link is incomplete (cut off when copied?). Open the link handoff pair printed, or scan its QR code again.`,
   cancelled: `The pairing was cancelled on the computer (a wrong code typed three times, Ctrl-C, or the 5 minutes ran out). ${RUN_PAIR_AGAIN}`,
   burned: 'This pairing link was used twice and has been cancelled. Run handoff pair again.',
 } as const
@@ -72,6 +73,8 @@ export function mountPairScreen(parent: HTMLElement, secret: string, options: Pa
     try {
       grant = await pairingGrant(secret)
     } catch (error) {
+      // The secret is the only field: a malformed body means a mangled link.
+      if (error instanceof ApiError && error.code === 'BAD_REQUEST') return ended(ENDED.damaged)
       return failed(error)
     }
     showGrant(grant)

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import * as pty from 'node-pty'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -12,6 +14,7 @@ import { PrivateTmux, tempHome } from './support/tmux.js'
 // Needs the build (`npx tsc -p tsconfig.build.json && npx vite build`).
 
 const BIN = fileURLToPath(new URL('../bin/handoff.js', import.meta.url))
+const run = promisify(execFile)
 const FLOW_TIMEOUT_MS = 60_000
 const POLL = { timeout: 15_000, interval: 100 }
 /** The link `handoff pair` prints; the secret is in the fragment. */
@@ -143,13 +146,16 @@ async function newPhone(): Promise<Phone> {
   return { page, problems }
 }
 
+/** The CLI's environment: this test's HANDOFF_HOME, private tmux and server port. */
+const cliEnv = (): Record<string, string> => ({
+  HANDOFF_HOME: home,
+  HANDOFF_TMUX_SOCKET: tmux.socket,
+  HANDOFF_PORT: String(server!.port),
+})
+
 /** Starts `handoff pair` for `main` only and waits for the link it prints. */
-async function startPairing(): Promise<{ cli: PairCli; url: string }> {
-  const cli = new PairCli(['--sessions', 'main', '--expires', '7d', '--name', 'test-phone'], {
-    HANDOFF_HOME: home,
-    HANDOFF_TMUX_SOCKET: tmux.socket,
-    HANDOFF_PORT: String(server!.port),
-  })
+async function startPairing(extra: string[] = [], name = 'test-phone'): Promise<{ cli: PairCli; url: string }> {
+  const cli = new PairCli(['--sessions', 'main', '--expires', '7d', '--name', name, ...extra], cliEnv())
   clis.push(cli)
   const settled = () => PAIR_URL.test(cli.text()) || cli.exitCode !== undefined
   // No flag says read-write, so it asks; Enter takes the default (no: full control).
@@ -302,6 +308,34 @@ describe('pairing a phone', () => {
       expect.soft(storedDevices()).toEqual([])
       expect(first.problems).toEqual([])
       expect(second.problems).toEqual([])
+    },
+    FLOW_TIMEOUT_MS,
+  )
+
+  it(
+    'shows a read-only phone as such, and sends it to sign-in when it is revoked mid-terminal',
+    async () => {
+      const { cli, url } = await startPairing(['--read-only'], 'ro-phone')
+      const { page, problems } = await newPhone()
+      await page.goto(url)
+      await expect.poll(() => page.getByTestId('pair-grant').locator('[data-readonly]').count(), POLL).toBe(1)
+      await page.getByTestId('pair-create').click()
+      await expect.poll(() => page.getByTestId('pair-code').count(), POLL).toBe(1)
+      cli.type(`${(await page.getByTestId('pair-code').textContent())?.trim()}\r`)
+      expect(await cli.exited).toBe(0)
+
+      await expect.poll(() => page.getByTestId('readonly-badge').count(), POLL).toBe(1)
+      expect(await page.getByTestId('new-session-submit').isDisabled()).toBe(true)
+      await page.goto(`${server!.url}/t/main/0`)
+      await expect.poll(() => connectionState(page), POLL).toBe('live')
+      expect(await page.getByTestId('readonly-badge').count()).toBe(1)
+
+      const revoke = await run(process.execPath, [BIN, 'revoke', 'ro-phone'], { env: { ...process.env, ...cliEnv() } })
+      expect(revoke.stderr + revoke.stdout).toContain('ro-phone')
+      // The server closes the socket with 4403; the page does not reconnect but asks to sign in.
+      await expect.poll(() => page.getByTestId('signin-button').count(), POLL).toBe(1)
+      expect(await page.getByTestId('notice').count()).toBe(1)
+      expect(problems).toEqual([])
     },
     FLOW_TIMEOUT_MS,
   )

@@ -60,7 +60,8 @@ const program = new Command('handoff')
 
 program
   .command('serve')
-  .description('serve Handoff on this machine (loopback only, until device sign-in exists)')
+  .description('serve Handoff over HTTPS on this machine\'s Tailscale addresses (or loopback when there is no Tailscale)')
+  .option('--local', 'serve http://localhost only, for use on this machine')
   .addOption(portOption())
   .addOption(socketOption())
   .action(run(async () => (await import('./commands/serve.js')).serve))

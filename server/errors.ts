@@ -34,6 +34,8 @@ export type ErrorCode =
   | 'DEVICE_NOT_FOUND'
   | 'DEVICE_AMBIGUOUS'
   | 'PAIRING_INVALID' | 'PAIRING_FAILED' | 'SIGN_IN_FAILED' | 'RATE_LIMITED'
+  | 'PEER_NOT_ALLOWED'
+  | 'PEER_UNVERIFIED'
   | 'INTERNAL'
 
 /** The one error class: a stable code, an HTTP status, and a message that says what to do next. */

@@ -1,23 +1,29 @@
-import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { getRequestListener } from '@hono/node-server'
 import { authenticate, createAuthRoutes } from './auth/index.js'
-import { createTerminalServer, type ExitReason } from './bridge/index.js'
-import { HandoffError } from './errors.js'
+import { createTerminalServer, type ExitReason, type TerminalServer } from './bridge/index.js'
 import { decide, type DenyCode } from './gate/index.js'
-import { authorize, grantOf, type Peer } from './http/access.js'
+import { authorize, grantOf } from './http/access.js'
 import { createApp, type AppEnv } from './http/app.js'
 import { audienceFor, checkHost, checkOrigin } from './http/guards.js'
-import { LOOPBACK_ADDRESSES, LOOPBACK_HOSTNAMES } from './net/index.js'
+import { startServing, type Peer } from './net/serving.js'
 import { VERSION, WEB_ROOT } from './paths.js'
-import { appendAudit, ensureHome, readDevices, removeFile, watchDevices, writeFileAtomic } from './store/index.js'
+import { appendAudit, ensureHome, readDevices, removeFile, updateDevices, watchDevices, writeFileAtomic, type DeviceRecord } from './store/index.js'
 import { Tmux } from './tmux/index.js'
 
 export interface ServerOptions {
   /** 0 picks a free port. */
   port: number
+  /**
+   * `loopback` (the default): http on 127.0.0.1 and ::1, for this machine and
+   * tests. `tailnet`: https on the Tailscale addresses with the MagicDNS name,
+   * falling back to loopback, with a note saying why, when that cannot be.
+   */
+  mode?: 'loopback' | 'tailnet'
   tmuxSocket?: string | undefined
-  /** HANDOFF_HOME: the running server records itself in server.json here. */
+  /** HANDOFF_HOME: devices, the audit log, keys; the running server records itself in server.json. */
   home: string
   webRoot?: string
   heartbeatMs?: number
@@ -25,29 +31,21 @@ export interface ServerOptions {
   log?: (line: string) => void
 }
 
-/** What server.json holds while a server runs; `handoff status` reads it. */
+/** What server.json holds while a server runs; `handoff status` and `handoff pair` read it. */
 export interface ServerRecord {
   pid: number
   port: number
   url: string
+  mode: 'loopback' | 'tailnet'
   listening: string[]
   tmuxSocket: string | null
   version: string
 }
 
 export interface RunningServer extends ServerRecord {
+  /** Why the server runs as it does (a fallback to loopback, and how to fix it). */
+  notes: string[]
   close(): Promise<void>
-}
-
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen({ port, host, exclusive: true }, () => {
-      server.off('error', reject)
-      const address = server.address()
-      resolve(typeof address === 'object' && address ? address.port : port)
-    })
-  })
 }
 
 /** How a live terminal that the gate now refuses is told why. */
@@ -57,69 +55,71 @@ function exitReasonFor(code: DenyCode, message: string): ExitReason {
   return { code: 'ACCESS_CHANGED', message }
 }
 
-function listenError(err: NodeJS.ErrnoException, host: string, port: number): HandoffError {
-  if (err.code === 'EADDRINUSE') {
-    return new HandoffError('PORT_IN_USE', 503, `port ${port} is already in use on ${host}; stop what uses it or pick another with --port or HANDOFF_PORT`)
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
-  return new HandoffError('LISTEN_FAILED', 503, `cannot listen on ${host} port ${port}: ${err.message}`, { cause: err })
 }
 
 /**
- * Starts Handoff: the HTTP API and web app, and the terminal WebSocket, on
- * loopback only (127.0.0.1 and ::1 where the machine has IPv6).
+ * Starts Handoff: the HTTP API, the web app and the terminal WebSockets, with
+ * every request and terminal decided by the gate for a signed-in device.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
+  const { home } = options
   const tmux = new Tmux(options.tmuxSocket)
-  await ensureHome(options.home)
+  await ensureHome(home)
   try {
-    const removed = await tmux.removeOrphanViewers((pid) => {
-      try {
-        process.kill(pid, 0)
-        return true
-      } catch (err) {
-        return (err as NodeJS.ErrnoException).code === 'EPERM'
-      }
-    })
+    const removed = await tmux.removeOrphanViewers(isAlive)
     if (removed > 0) log(`removed ${removed} viewer session(s) left by a Handoff server that stopped`)
   } catch (err) {
     log(`tmux: ${err instanceof Error ? err.message : String(err)}`)
   }
 
-  // The port is known only after the first listen, and the Host allowlist needs it.
-  let handle: ReturnType<typeof getRequestListener> = async (_req, res) => {
-    res.writeHead(503).end()
-  }
-  const servers: Server[] = []
-  const listening: string[] = []
-  let port = options.port
-  for (const host of LOOPBACK_ADDRESSES) {
-    const server = createServer((req, res) => handle(req, res))
-    try {
-      port = await listen(server, port, host)
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException
-      // A machine without IPv6 loopback still serves on 127.0.0.1.
-      if (host === '::1' && (e.code === 'EADDRNOTAVAIL' || e.code === 'EAFNOSUPPORT')) continue
-      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
-      throw listenError(e, host, port)
+  // The port, names and origin are known only once listening; requests wait for the app.
+  let handle: ReturnType<typeof getRequestListener> = async (_req, res) => void res.writeHead(503).end()
+  let terminals: TerminalServer | undefined
+  const serving = await startServing({
+    mode: options.mode ?? 'loopback',
+    port: options.port,
+    home,
+    onRequest: (req, res) => void handle(req, res),
+    onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      terminals ? terminals.handleUpgrade(req, socket, head) : socket.destroy(),
+    log,
+  })
+
+  const audience = audienceFor(serving.hostnames, serving.port, serving.scheme)
+  const now = () => Date.now()
+  const auth = { home, rpID: serving.rpID, origin: serving.origin, secureCookie: serving.scheme === 'https', now }
+
+  /**
+   * The device signed in on this request, if any. On the tailnet, a device is
+   * bound to the tailnet user it first signed in as: the same cookie from
+   * another user's node is worthless.
+   */
+  async function signedIn(cookie: string | undefined, peer: Peer): Promise<DeviceRecord | null> {
+    const device = await authenticate(auth, cookie)
+    if (!device || peer.user === null) return device
+    if (device.tailnetUser === null) {
+      await updateDevices(home, (devices) =>
+        devices.map((d) => (d.id === device.id && d.tailnetUser === null ? { ...d, tailnetUser: peer.user, tailnetNode: peer.node } : d)),
+      )
+      return device
     }
-    servers.push(server)
-    listening.push(host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`)
+    return device.tailnetUser === peer.user ? device : null
   }
 
-  const audience = audienceFor(LOOPBACK_HOSTNAMES, port)
-  // Loopback mode: WebAuthn needs a name, so the passkey belongs to `localhost`.
-  const origin = `http://localhost:${port}`
-  const now = () => Date.now()
-  const auth = { home: options.home, rpID: 'localhost', origin, secureCookie: false, now }
-  const peerOf = async (address: string | null): Promise<Peer> => ({ address, node: null })
   const app = createApp({
     tmux,
     audience,
-    home: options.home,
-    identify: (cookie) => authenticate(auth, cookie),
-    peerOf,
+    home,
+    identify: signedIn,
+    peerOf: serving.peerOf,
     authRoutes: createAuthRoutes<AppEnv>({ ...auth, peerAddress: (c) => c.env.incoming.socket.remoteAddress ?? 'unknown' }),
     now,
     webRoot: options.webRoot ?? WEB_ROOT,
@@ -127,20 +127,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log,
   })
   handle = getRequestListener(app.fetch)
-  const terminals = createTerminalServer({
+  terminals = createTerminalServer({
     tmux,
     access: {
       guard: (req) => checkHost(audience, req.headers.host) ?? checkOrigin(audience, req.headers.origin),
       async open(req, session) {
-        const device = await authenticate(auth, req.headers.cookie)
-        const peer = await peerOf(req.socket.remoteAddress ?? null)
-        return authorize(options.home, { device, action: 'attach', session, peer, now: now() })
+        const peer = await serving.peerOf(req.socket.remoteAddress ?? null)
+        const device = await signedIn(req.headers.cookie, peer)
+        return authorize(home, { device, action: 'attach', session, peer, now: now() })
       },
       async recheck(deviceId, session) {
-        const device = (await readDevices(options.home)).find((d) => d.id === deviceId) ?? null
+        const device = (await readDevices(home)).find((d) => d.id === deviceId) ?? null
         const verdict = decide({ device: grantOf(device), action: 'attach', session }, now())
         if (verdict.ok) return verdict
-        await appendAudit(options.home, {
+        await appendAudit(home, {
           deviceId,
           deviceName: device?.name ?? null,
           action: 'attach',
@@ -157,37 +157,30 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     watchIntervalMs: options.watchIntervalMs,
     log,
   })
-  for (const server of servers) server.on('upgrade', terminals.handleUpgrade)
   // A revoked or narrowed device loses its terminals within a second, whoever changed it.
-  const stopWatchingDevices = watchDevices(options.home, () => void terminals.recheck())
+  const stopWatchingDevices = watchDevices(home, () => void terminals?.recheck())
 
   const record: ServerRecord = {
     pid: process.pid,
-    port,
-    url: `http://localhost:${port}`,
-    listening,
+    port: serving.port,
+    url: serving.origin,
+    mode: serving.mode,
+    listening: serving.listening,
     tmuxSocket: options.tmuxSocket ?? null,
     version: VERSION,
   }
-  const recordPath = join(options.home, 'server.json')
+  const recordPath = join(home, 'server.json')
   await writeFileAtomic(recordPath, `${JSON.stringify(record, null, 2)}\n`)
 
   let closing: Promise<void> | undefined
   return {
     ...record,
+    notes: serving.notes,
     close: () =>
       (closing ??= (async () => {
         stopWatchingDevices()
-        terminals.close()
-        await Promise.all(
-          servers.map(
-            (s) =>
-              new Promise<void>((resolve) => {
-                s.close(() => resolve())
-                s.closeAllConnections()
-              }),
-          ),
-        )
+        terminals?.close()
+        await serving.close()
         await removeFile(recordPath)
       })()),
   }

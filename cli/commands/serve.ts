@@ -1,13 +1,12 @@
 import { resolveConfig } from '../../server/config.js'
 import { startServer } from '../../server/index.js'
-import { findTailscale } from '../../server/net/index.js'
 import { VERSION } from '../../server/paths.js'
 import { Tmux } from '../../server/tmux/index.js'
 import type { CommonFlags } from '../main.js'
 import { note } from '../output.js'
 
 /** `handoff serve`: runs until SIGINT or SIGTERM, then closes every terminal and exits. */
-export async function serve(flags: CommonFlags): Promise<void> {
+export async function serve(flags: CommonFlags & { local?: boolean }): Promise<void> {
   const config = resolveConfig(flags)
   const tmux = new Tmux(config.tmuxSocket)
   // Refuse to start against a tmux that cannot attach; a missing tmux is only a warning (the API reports it).
@@ -18,19 +17,22 @@ export async function serve(flags: CommonFlags): Promise<void> {
     }
     throw err
   })
-  const [server, tailscale] = await Promise.all([
-    startServer({ port: config.port, tmuxSocket: config.tmuxSocket, home: config.home }),
-    findTailscale(),
-  ])
+  const server = await startServer({
+    port: config.port,
+    tmuxSocket: config.tmuxSocket,
+    home: config.home,
+    mode: flags.local ? 'loopback' : 'tailnet',
+  })
 
   const lines = [
     `Handoff ${VERSION} serving ${server.url}`,
-    `  listening on ${server.listening.join(', ')} (loopback only)`,
+    server.mode === 'tailnet'
+      ? `  listening on ${server.listening.join(', ')} (tailnet only, HTTPS)`
+      : `  listening on ${server.listening.join(', ')} (loopback only${flags.local ? ', as --local asks' : ''})`,
     `  tmux ${versions?.binary ?? 'not found'}, ${config.tmuxSocket ? `server -L ${config.tmuxSocket}` : 'your default tmux server'}`,
-    tailscale.addresses.length > 0
-      ? `  Tailscale found (${tailscale.addresses.join(', ')}); Handoff stays on loopback until device sign-in is set up`
-      : `  Tailscale ${tailscale.installed ? 'is installed but has no address (is it up? try: tailscale up)' : 'not found'}; serving on loopback only`,
+    ...server.notes.map((n) => `  ${n}`),
     `  state in ${config.home}`,
+    'Pair a phone with: handoff pair',
     'Press Ctrl-C to stop.',
   ]
   process.stdout.write(`${lines.join('\n')}\n`)

@@ -96,10 +96,16 @@ async function writeIfChanged(path: string, content: string): Promise<boolean> {
 
 async function homeStep(home: string): Promise<SetupStep> {
   const { ensureHome } = await import('../../server/store/index.js')
+  const { loadTokenKey, tokenKeyPath } = await import('../../server/auth/index.js')
   const before = await stat(home).catch(() => undefined)
+  const keyBefore = await stat(tokenKeyPath(home)).catch(() => undefined)
   await ensureHome(home)
-  if (!before) return { step: 'home', status: 'changed', detail: `created ${home} (0700)` }
-  if ((before.mode & 0o077) !== 0) return { step: 'home', status: 'changed', detail: `${home} was readable by others; now 0700` }
+  // The session-token signing key: created once (0600), never replaced.
+  await loadTokenKey(home)
+  const key = keyBefore ? '' : ' and its token signing key (0600)'
+  if (!before) return { step: 'home', status: 'changed', detail: `created ${home} (0700)${key}` }
+  if ((before.mode & 0o077) !== 0) return { step: 'home', status: 'changed', detail: `${home} was readable by others; now 0700${key}` }
+  if (!keyBefore) return { step: 'home', status: 'changed', detail: `${home} (0700): created its token signing key (0600)` }
   return { step: 'home', status: 'ok', detail: `${home} (0700)` }
 }
 

@@ -1,13 +1,9 @@
 import { HandoffError } from '../errors.js'
 import { decide, parseSessionPatterns, type Action, type Grant, type Verdict } from '../gate/index.js'
+import type { Peer } from '../net/serving.js'
 import { appendAudit, type DeviceRecord } from '../store/index.js'
 
-/** Who is asking, as far as the network says: for the audit log. */
-export interface Peer {
-  address: string | null
-  /** The tailnet node and user from tailscale whois, where known. */
-  node: string | null
-}
+export type { Peer }
 
 export type Allowed = Extract<Verdict, { ok: true }>
 
@@ -43,7 +39,7 @@ export async function authorize(
     result: verdict.ok ? 'allow' : 'deny',
     reason: verdict.ok ? (verdict.readOnly ? 'read-only' : null) : verdict.code,
     peer: peer.address,
-    node: peer.node,
+    node: peer.node === null ? null : `${peer.node} (${peer.user ?? 'unknown user'})`,
   })
   if (verdict.ok) return verdict
   if (!device || verdict.code === 'DEVICE_UNKNOWN') {

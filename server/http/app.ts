@@ -30,7 +30,7 @@ export interface AppDeps {
   /** HANDOFF_HOME: devices and the audit log. */
   home: string
   /** The signed-in device from the request's cookie, checked against its current record; null if none. */
-  identify: (cookieHeader: string | undefined) => Promise<DeviceRecord | null>
+  identify: (cookieHeader: string | undefined, peer: Peer) => Promise<DeviceRecord | null>
   /** Who the peer is on the network (tailnet node where known). */
   peerOf: (address: string | null) => Promise<Peer>
   /** Pairing and sign-in routes, mounted as they are. */
@@ -100,8 +100,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   )
 
   app.use('/api/*', async function identify(c, next) {
-    c.set('peer', await deps.peerOf(c.env.incoming.socket.remoteAddress ?? null))
-    c.set('device', await deps.identify(c.req.header('cookie')))
+    const peer = await deps.peerOf(c.env.incoming.socket.remoteAddress ?? null)
+    c.set('peer', peer)
+    c.set('device', await deps.identify(c.req.header('cookie'), peer))
     await next()
   })
 

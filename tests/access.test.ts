@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { SignJWT } from 'jose'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { issueToken, loadTokenKey } from '../server/auth/index.js'
+import { startServer } from '../server/index.js'
 import { addSignedInDevice, changeDevice } from './support/device.js'
 import { errorCode, request, startHarness, type Harness } from './support/server.js'
 import { TermClient } from './support/term.js'
@@ -123,6 +124,20 @@ describe('live terminals follow the device', () => {
     expect(await c.closed).toEqual({ code: 4403, reason: 'DEVICE_REVOKED' })
     expect(Date.now() - started).toBeLessThan(1_000)
     expect(errorCode(await get('/api/sessions', phone.cookie))).toBe('NOT_SIGNED_IN')
+  })
+
+  it('keeps a device revoked while the server was stopped out after it starts again', async () => {
+    h.tmux.newSession('main')
+    const phone = await addSignedInDevice(h.home, h.origin)
+    await h.server.close()
+    await changeDevice(h.home, phone.record.id, () => ({ status: 'revoked' }))
+    const again = await startServer({ port: h.server.port, tmuxSocket: h.tmux.socket, home: h.home, log: () => {} })
+    try {
+      expect(await refused(TermClient.open(again.port, '/api/term/main/0', { cookie: phone.cookie }))).toBe('401 NOT_SIGNED_IN')
+      expect(errorCode(await request(again.port, '/api/sessions', { headers: { cookie: phone.cookie } }))).toBe('NOT_SIGNED_IN')
+    } finally {
+      await again.close()
+    }
   })
 
   it('closes a terminal outside narrowed sessions, and follows a switch to read-only', async () => {

@@ -1,6 +1,7 @@
 import { resolveConfig } from '../../server/config.js'
 import { HandoffError } from '../../server/errors.js'
 import { findTailscale, type TailscaleInfo } from '../../server/net/index.js'
+import { auditHealth, type AuditHealth } from '../../server/store/index.js'
 import { Tmux, type TmuxVersions } from '../../server/tmux/index.js'
 import type { CommonFlags } from '../main.js'
 import { Exit, render } from '../output.js'
@@ -10,6 +11,8 @@ interface Status {
   tmux: { ok: boolean; versions: TmuxVersions | null; problem: string | null }
   server: { running: boolean; url: string; pid: number | null; listening: string[] }
   tailscale: TailscaleInfo
+  /** Whether the audit log can be written; when it cannot, the server denies new access. */
+  audit: AuditHealth
 }
 
 const human = (s: Status): string =>
@@ -23,6 +26,7 @@ const human = (s: Status): string =>
     s.tailscale.addresses.length > 0
       ? `tailscale  ${s.tailscale.addresses.join(', ')}`
       : `tailscale  ${s.tailscale.installed ? 'installed, no address (try: tailscale up)' : 'not found (https://tailscale.com/download)'}`,
+    s.audit.ok ? 'audit log  ok' : `audit log  PROBLEM since ${s.audit.since}: ${s.audit.reason}; new access is denied until it is fixed`,
     '',
   ].join('\n')
 
@@ -35,13 +39,14 @@ async function tmuxStatus(tmux: Tmux): Promise<Status['tmux']> {
   }
 }
 
-/** `handoff status`: exits 1 when tmux is unusable, else 0. */
+/** `handoff status`: exits 1 when tmux is unusable or the audit log cannot be written, else 0. */
 export async function status(flags: CommonFlags): Promise<void> {
   const config = resolveConfig(flags)
-  const [tmux, server, tailscale] = await Promise.all([
+  const [tmux, server, tailscale, audit] = await Promise.all([
     tmuxStatus(new Tmux(config.tmuxSocket)),
     serverState(config.home, config.port),
     findTailscale(),
+    auditHealth(config.home),
   ])
   const serverPart = (st: ServerState): Status['server'] => ({
     running: st.running,
@@ -49,6 +54,6 @@ export async function status(flags: CommonFlags): Promise<void> {
     pid: st.record?.pid ?? null,
     listening: st.record?.listening ?? [],
   })
-  render<Status>({ tmux, server: serverPart(server), tailscale }, flags.json, human)
-  if (!tmux.ok) process.exitCode = Exit.Failure
+  render<Status>({ tmux, server: serverPart(server), tailscale, audit }, flags.json, human)
+  if (!tmux.ok || !audit.ok) process.exitCode = Exit.Failure
 }

@@ -62,6 +62,7 @@ program
   .command('serve')
   .description('serve Handoff over HTTPS on this machine\'s Tailscale addresses (or loopback when there is no Tailscale)')
   .option('--local', 'serve http://localhost only, for use on this machine')
+  .option('--session-hours <n>', 'how long a phone stays signed in, 1-720 (default 12)')
   .addOption(portOption())
   .addOption(socketOption())
   .action(run(async () => (await import('./commands/serve.js')).serve))

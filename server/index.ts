@@ -28,6 +28,8 @@ export interface ServerOptions {
   webRoot?: string
   heartbeatMs?: number
   watchIntervalMs?: number
+  /** How long a sign-in lasts (ms); default 12 hours. */
+  sessionTtlMs?: number
   log?: (line: string) => void
 }
 
@@ -95,12 +97,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const audience = audienceFor(serving.hostnames, serving.port, serving.scheme)
   const now = () => Date.now()
-  const auth = { home, rpID: serving.rpID, origin: serving.origin, secureCookie: serving.scheme === 'https', now }
+  const auth = {
+    home,
+    rpID: serving.rpID,
+    origin: serving.origin,
+    secureCookie: serving.scheme === 'https',
+    now,
+    ...(options.sessionTtlMs === undefined ? {} : { tokenTtlMs: options.sessionTtlMs }),
+  }
 
   /**
    * The device signed in on this request, if any. On the tailnet, a device is
-   * bound to the tailnet user it first signed in as: the same cookie from
-   * another user's node is worthless.
+   * bound to the tailnet user it paired from (and, with `sameNodeOnly`, to its
+   * node): the same cookie from another user's node is worthless. A device
+   * paired on loopback is bound by its first tailnet request.
    */
   async function signedIn(cookie: string | undefined, peer: Peer): Promise<DeviceRecord | null> {
     const device = await authenticate(auth, cookie)
@@ -111,7 +121,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       )
       return device
     }
-    return device.tailnetUser === peer.user ? device : null
+    if (device.tailnetUser !== peer.user) return null
+    return device.sameNodeOnly && device.tailnetNode !== peer.node ? null : device
   }
 
   const app = createApp({
@@ -120,7 +131,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     home,
     identify: signedIn,
     peerOf: serving.peerOf,
-    authRoutes: createAuthRoutes<AppEnv>({ ...auth, peerAddress: (c) => c.env.incoming.socket.remoteAddress ?? 'unknown' }),
+    authRoutes: createAuthRoutes<AppEnv>({
+      ...auth,
+      peerAddress: (c) => c.env.incoming.socket.remoteAddress ?? 'unknown',
+      peerTailnet: (c) => c.get('peer'),
+    }),
     now,
     webRoot: options.webRoot ?? WEB_ROOT,
     version: VERSION,

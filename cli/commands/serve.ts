@@ -1,4 +1,5 @@
 import { resolveConfig } from '../../server/config.js'
+import { HandoffError } from '../../server/errors.js'
 import { startServer } from '../../server/index.js'
 import { VERSION } from '../../server/paths.js'
 import { Tmux } from '../../server/tmux/index.js'
@@ -6,8 +7,16 @@ import type { CommonFlags } from '../main.js'
 import { note } from '../output.js'
 
 /** `handoff serve`: runs until SIGINT or SIGTERM, then closes every terminal and exits. */
-export async function serve(flags: CommonFlags & { local?: boolean }): Promise<void> {
+/** `--session-hours`: how long a phone stays signed in, 1-720 hours. */
+function parseSessionHours(raw: string): number {
+  const n = Number(raw)
+  if (Number.isInteger(n) && n >= 1 && n <= 720) return n * 60 * 60_000
+  throw new HandoffError('BAD_CONFIG', 400, `--session-hours must be a whole number of hours 1-720, got ${JSON.stringify(raw)}`)
+}
+
+export async function serve(flags: CommonFlags & { local?: boolean; sessionHours?: string }): Promise<void> {
   const config = resolveConfig(flags)
+  const sessionTtlMs = flags.sessionHours === undefined ? undefined : parseSessionHours(flags.sessionHours)
   const tmux = new Tmux(config.tmuxSocket)
   // Refuse to start against a tmux that cannot attach; a missing tmux is only a warning (the API reports it).
   const versions = await tmux.checkVersions().catch((err: unknown) => {
@@ -22,6 +31,7 @@ export async function serve(flags: CommonFlags & { local?: boolean }): Promise<v
     tmuxSocket: config.tmuxSocket,
     home: config.home,
     mode: flags.local ? 'loopback' : 'tailnet',
+    ...(sessionTtlMs === undefined ? {} : { sessionTtlMs }),
   })
 
   const lines = [

@@ -35,6 +35,8 @@ export interface AuthDeps<E extends Env = Env> {
   now?: () => number
   /** The request's socket peer address (never a header), for rate limiting. */
   peerAddress: (c: Context<E>) => string
+  /** The peer's tailnet user and node (tailscale whois), recorded on the device it pairs; absent on loopback. */
+  peerTailnet?: (c: Context<E>) => { user: string | null; node: string | null }
 }
 
 /** The session cookie's name: `__Host-handoff` over HTTPS (host-only, Secure, Path=/ enforced by browsers), `handoff` on loopback http. */
@@ -133,6 +135,7 @@ export function createAuthRoutes<E extends Env = Env>(deps: AuthDeps<E>): Hono<E
       response: body.response,
       deviceName: body.deviceName,
       userAgent: c.req.header('user-agent'),
+      tailnet: deps.peerTailnet?.(c),
     })
     return c.json({ code })
   })

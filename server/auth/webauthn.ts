@@ -233,6 +233,8 @@ export interface RegistrationInput {
   /** The name the phone suggests; used only when `handoff pair` was given no `--name`. */
   deviceName?: string | undefined
   userAgent?: string | undefined
+  /** The tailnet user and node the phone pairs from (tailscale whois); the device stays bound to that user. */
+  tailnet?: { user: string | null; node: string | null } | undefined
 }
 
 /**
@@ -292,6 +294,7 @@ export async function verifyRegistration(cfg: CeremonyConfig, input: Registratio
       ...d,
       name: pairedDeviceName(d, input.deviceName, input.userAgent),
       credential,
+      ...(input.tailnet?.user ? { tailnetUser: input.tailnet.user, tailnetNode: input.tailnet.node } : {}),
       generation: d.generation + 1,
       pairing: { ...d.pairing, state: 'registered', challenge: null },
     }

@@ -42,6 +42,8 @@ export interface DeviceRecord {
   suspect: boolean
   /** True when the name was chosen on the machine (`handoff pair --name`): pairing keeps it rather than naming the device after the phone. */
   nameFromUser?: boolean
+  /** Refuse requests from any tailnet node but the one it paired from (`handoff pair --same-node`), not just from other users. */
+  sameNodeOnly?: boolean
   /** The pairing in progress, or how it ended. Only the secret's SHA-256 is kept; `challenge` is the outstanding registration challenge. */
   pairing: {
     secretHash: string
@@ -117,6 +119,7 @@ const DeviceSchema = v.strictObject({
   generation: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
   suspect: v.optional(v.boolean(), false),
   nameFromUser: v.optional(v.boolean()),
+  sameNodeOnly: v.optional(v.boolean()),
   pairing: v.optional(
     v.nullable(
       v.strictObject({

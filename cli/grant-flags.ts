@@ -1,4 +1,5 @@
-import { HandoffError } from '../server/errors.js'
+import { HandoffError, isHandoffError } from '../server/errors.js'
+import { formatSessionPatterns, parseSessionPatterns } from '../server/gate/index.js'
 
 const DAY_MS = 24 * 60 * 60_000
 
@@ -9,6 +10,19 @@ export function parseExpiry(raw: string): number | null {
   const ms = m ? Number(m[1]) * (m[2] === 'd' ? DAY_MS : DAY_MS / 24) : NaN
   if (ms > 0 && ms <= 365 * DAY_MS) return ms
   throw new HandoffError('BAD_CONFIG', 400, `--expires must be like 1d, 7d, 30d, 12h (up to 365d) or never, got ${JSON.stringify(raw)}`)
+}
+
+/**
+ * `--sessions`: the patterns in their normalized text form (`work-*,main`).
+ * A bad list is a usage error (BAD_CONFIG, exit 2) naming the flag, like every other bad flag value.
+ */
+export function parseSessionsFlag(raw: string): string {
+  try {
+    return formatSessionPatterns(parseSessionPatterns(raw))
+  } catch (err) {
+    if (isHandoffError(err, 'BAD_PATTERN')) throw new HandoffError('BAD_CONFIG', 400, `--sessions: ${err.message}`, { cause: err })
+    throw err
+  }
 }
 
 /** "in 29 days", "never": how an expiry reads in a table or a prompt. */

@@ -1,6 +1,6 @@
 import { confirm } from '@inquirer/prompts'
 import { resolveConfig } from '../../server/config.js'
-import { deviceState, formatSessionPatterns, parseSessionPatterns } from '../../server/gate/index.js'
+import { deviceState } from '../../server/gate/index.js'
 import { grantOf } from '../../server/http/access.js'
 import {
   appendAudit,
@@ -12,7 +12,7 @@ import {
   type AuditEntry,
   type DeviceRecord,
 } from '../../server/store/index.js'
-import { describeExpiry, parseExpiry } from '../grant-flags.js'
+import { describeExpiry, parseExpiry, parseSessionsFlag } from '../grant-flags.js'
 import type { CommonFlags } from '../main.js'
 import { ago, Exit, fail, render } from '../output.js'
 
@@ -104,7 +104,11 @@ export interface EditFlags extends CommonFlags {
 export async function edit(flags: EditFlags, nameOrId: string): Promise<void> {
   const { home } = resolveConfig(flags)
   if (flags.readOnly && flags.readWrite) fail('give --read-only or --read-write, not both', Exit.Usage)
-  const sessions = flags.sessions === undefined ? undefined : formatSessionPatterns(parseSessionPatterns(flags.sessions))
+  // An edit bumps the generation, which signs the device out: never do that for nothing.
+  if ([flags.sessions, flags.readOnly, flags.readWrite, flags.expires, flags.name].every((f) => f === undefined)) {
+    fail('nothing to change: give --sessions, --read-only, --read-write, --expires or --name', Exit.Usage)
+  }
+  const sessions = flags.sessions === undefined ? undefined : parseSessionsFlag(flags.sessions)
   const expiry = flags.expires === undefined ? undefined : parseExpiry(flags.expires)
   const name = flags.name === undefined ? undefined : sanitizeDeviceName(flags.name)
   if (name === '') fail('--name must have at least one visible character', Exit.Usage)
@@ -129,6 +133,10 @@ export async function renew(flags: CommonFlags & { expires?: string }, nameOrId:
   const { home } = resolveConfig(flags)
   const now = Date.now()
   const current = findDeviceByName(await readDevices(home), nameOrId)
+  // Renewal extends access; it never brings back a revoked device or finishes a pairing.
+  if (current.status !== 'active') {
+    fail(`${JSON.stringify(current.name)} is ${current.status}, so it cannot be renewed. Pair the phone again with: handoff pair`)
+  }
   // Renewal extends by the chosen period, or by 30 days.
   const period = flags.expires === undefined ? 30 * 24 * 60 * 60_000 : parseExpiry(flags.expires)
   const d = await change(home, current.id, 'renew', (d) => ({
@@ -157,9 +165,9 @@ const auditLine = (e: AuditEntry) =>
 
 export async function log(flags: CommonFlags & { follow?: boolean; limit?: string }, nameOrId?: string): Promise<void> {
   const { home } = resolveConfig(flags)
-  const device = nameOrId === undefined ? undefined : findDeviceByName(await readDevices(home), nameOrId)
-  const limit = flags.limit === undefined ? 50 : Number(flags.limit)
+  const limit = flags.limit === undefined ? 50 : /^\d+$/.test(flags.limit) ? Number(flags.limit) : NaN
   if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) fail(`--limit must be a whole number 1-100000, got ${JSON.stringify(flags.limit)}`, Exit.Usage)
+  const device = nameOrId === undefined ? undefined : findDeviceByName(await readDevices(home), nameOrId)
   const print = (entries: AuditEntry[]) => {
     for (const e of entries) process.stdout.write(flags.json ? `${JSON.stringify(e)}\n` : `${auditLine(e)}\n`)
   }

@@ -6,7 +6,7 @@ import { HandoffError } from '../../server/errors.js'
 import { formatSessionPatterns, parseSessionPatterns } from '../../server/gate/index.js'
 import { newDeviceId, readDevices, sanitizeDeviceName, updateDevices, type DeviceRecord } from '../../server/store/index.js'
 import { Tmux } from '../../server/tmux/index.js'
-import { describeExpiry, parseExpiry } from '../grant-flags.js'
+import { describeExpiry, parseExpiry, parseSessionsFlag } from '../grant-flags.js'
 import type { CommonFlags } from '../main.js'
 import { Exit, fail, note } from '../output.js'
 import { serverState } from '../server-record.js'
@@ -48,12 +48,17 @@ const cancel = (home: string, id: string) => updateDevices(home, (devices) => de
 /** `handoff pair`: enrolls a phone's passkey; the grant comes from flags or questions. */
 export async function pair(flags: PairFlags): Promise<void> {
   const config = resolveConfig(flags)
+  // Bad flags are usage errors (exit 2), whether or not a server runs.
+  const givenSessions = flags.sessions === undefined ? undefined : parseSessionsFlag(flags.sessions)
+  const givenExpiry = flags.expires === undefined ? undefined : parseExpiry(flags.expires)
+  const name = flags.name === undefined ? null : sanitizeDeviceName(flags.name)
+  if (name === '') fail('--name must have at least one visible character', Exit.Usage)
   const server = await serverState(config.home, config.port)
   if (!server.running) fail(`Handoff is not running, so no phone could reach it. Start it with: handoff serve`, Exit.NotRunning)
   const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY)
 
   const sessionsText =
-    flags.sessions ??
+    givenSessions ??
     (interactive
       ? await input({
           message: `Sessions this phone may open (now: ${(await new Tmux(config.tmuxSocket).listSessions()).map((s) => s.name).join(', ') || 'none'}); * for all, or like main,work-*`,
@@ -71,18 +76,18 @@ export async function pair(flags: PairFlags): Promise<void> {
   const sessions = formatSessionPatterns(parseSessionPatterns(sessionsText))
   const readOnly =
     flags.readOnly ?? (interactive ? await confirm({ message: 'Read-only (it can watch, never type)?', default: false }) : false)
-  const expiry = parseExpiry(
-    flags.expires ??
-      (interactive
-        ? await select({
-            message: 'Access expires',
-            choices: ['1d', '7d', '30d', 'never'].map((value) => ({ value, name: value === 'never' ? 'never' : `after ${value}` })),
-            default: '30d',
-          })
-        : '30d'),
-  )
-  const name = flags.name === undefined ? null : sanitizeDeviceName(flags.name)
-  if (name === '') fail('--name must have at least one visible character', Exit.Usage)
+  const expiry =
+    givenExpiry !== undefined
+      ? givenExpiry
+      : parseExpiry(
+          interactive
+            ? await select({
+                message: 'Access expires',
+                choices: ['1d', '7d', '30d', 'never'].map((value) => ({ value, name: value === 'never' ? 'never' : `after ${value}` })),
+                default: '30d',
+              })
+            : '30d',
+        )
 
   const secret = newPairingSecret()
   const now = Date.now()

@@ -77,6 +77,26 @@ describe('sessions API', () => {
   })
 })
 
+describe('history', () => {
+  it('returns what scrolled off, or everything with the screen, with colours', async () => {
+    h.tmux.newSession('main')
+    h.tmux.run('send-keys', '-t', 'main:0', "i=0; while [ $i -lt 60 ]; do printf '\\033[32mold-%d\\033[0m\\n' $i; i=$((i+1)); done; echo on-$((1+1))-screen", 'Enter')
+    await expect.poll(() => h.tmux.capture('main:0'), { timeout: 10_000 }).toContain('on-2-screen')
+    // The screen is 30 rows: the first lines have scrolled into history, the last are on screen.
+    const history = await get('/api/sessions/main/windows/0/history?lines=500')
+    expect(history.status).toBe(200)
+    expect(history.text).toContain('\x1b[32mold-0')
+    expect(history.text).not.toContain('on-2-screen')
+    const all = await get('/api/sessions/main/windows/0/history?lines=500&screen=1')
+    expect(all.text).toContain('old-0')
+    expect(all.text).toContain('on-2-screen')
+    for (const bad of ['?lines=-1', '?lines=abc', '?lines=50001', '?screen=2']) {
+      expect(errorCode(await get(`/api/sessions/main/windows/0/history${bad}`))).toBe('BAD_REQUEST')
+    }
+    expect(errorCode(await get('/api/sessions/main/windows/9/history'))).toBe('WINDOW_NOT_FOUND')
+  })
+})
+
 describe('bad input', () => {
   it('refuses bad names with the reason', async () => {
     h.tmux.start()

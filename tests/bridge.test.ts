@@ -83,6 +83,15 @@ describe('terminal stream', () => {
     await expect.poll(clientSize, { timeout: 10_000 }).toBe('2x2')
   })
 
+  it('watches at the desktop\'s size when asked, never resizing the window', async () => {
+    h.tmux.newSession('main')
+    await term('/api/term/main/0?cols=60&rows=15&size=desktop')
+    const flags = () => h.tmux.run('list-clients', '-F', '#{client_flags}').trim()
+    await expect.poll(flags, { timeout: 10_000 }).toContain('ignore-size')
+    expect(h.tmux.run('display-message', '-p', '-t', 'main:0', '#{window_width}x#{window_height}').trim()).toBe('120x30')
+    expect(await refusal(TermClient.open(h.server.port, '/api/term/main/0?size=huge', { cookie: h.device.cookie }))).toEqual({ status: 400, code: 'BAD_REQUEST' })
+  })
+
   it('detaching leaves the session alive and removes the viewer', async () => {
     h.tmux.newSession('main')
     const c = await term('/api/term/main/0')

@@ -3,7 +3,7 @@ import * as pty from 'node-pty'
 import type { WebSocket } from 'ws'
 import type { Session, Snapshot, Tmux, Window } from '../tmux/index.js'
 import { tmuxEnv } from '../tmux/index.js'
-import { BRIDGE_LIMITS, parseControl } from './control.js'
+import { BRIDGE_LIMITS, clampSize, parseControl } from './control.js'
 import { DisposableStore, toDisposable } from './disposable.js'
 
 export type ExitCode =
@@ -60,6 +60,8 @@ export interface BridgeOptions {
   deviceId: string
   /** Drop every input frame, and attach read-only in tmux. */
   readOnly: boolean
+  /** `desktop`: watch at the desktop's size (the phone never resizes the window); `fit`: the window takes this terminal's size while it is the latest client. */
+  sizePolicy: 'fit' | 'desktop'
   onEnd: (bridge: Bridge) => void
 }
 
@@ -93,8 +95,17 @@ export class Bridge {
     this.target = options.target
     this.deviceId = options.deviceId
     this.readOnly = options.readOnly
-    const { tmux, target, cols, rows } = options
-    this.pty = pty.spawn('tmux', tmux.viewerArgv(target.session, target.window, options.viewerId, options.readOnly), {
+    const { tmux, target } = options
+    // At desktop size the client starts at the window's own size, so attaching never resizes it.
+    const ignoreSize = options.readOnly || options.sizePolicy === 'desktop'
+    const desktop = clampSize(target.window.width, target.window.height + target.session.statusLines)
+    const cols = ignoreSize ? desktop.cols : options.cols
+    const rows = ignoreSize ? desktop.rows : options.rows
+    this.pty = pty.spawn('tmux', tmux.viewerArgv(target.session, target.window, options.viewerId, {
+      readOnly: options.readOnly,
+      // A read-only watcher never resizes the desktop's window.
+      ignoreSize,
+    }), {
       name: 'xterm-256color',
       cols,
       rows,

@@ -121,6 +121,10 @@ export function createTerminalServer(options: TerminalServerOptions) {
       const index = parseWindowIndex(indexText)
       const size = parseInitialSize(url.searchParams.get('cols'), url.searchParams.get('rows'))
       if (!size) throw new HandoffError('BAD_REQUEST', 400, '"cols" and "rows" must be whole numbers')
+      const sizePolicy = url.searchParams.get('size') ?? 'fit'
+      if (sizePolicy !== 'fit' && sizePolicy !== 'desktop') {
+        throw new HandoffError('BAD_REQUEST', 400, `"size" must be fit or desktop, got ${JSON.stringify(sizePolicy.slice(0, 20))}`)
+      }
       // The gate decides on the name asked for before tmux is asked whether it exists.
       const { deviceId, readOnly } = await access.open(req, sessionName)
       const target = await tmux.findWindow(sessionName, index)
@@ -135,6 +139,7 @@ export function createTerminalServer(options: TerminalServerOptions) {
           viewerId: randomBytes(6).toString('hex'),
           deviceId,
           readOnly,
+          sizePolicy,
           onEnd: (b) => bridges.delete(b),
         })
         bridges.add(bridge)

@@ -42,9 +42,19 @@ export interface AppDeps {
   log: (line: string) => void
 }
 
+export const HISTORY_LIMITS = { defaultLines: 1_000, maxLines: 50_000 } as const
+
+/** `?lines=`: how much history, 0 to 50000; absent means 1000. */
+function parseLines(raw: string | undefined): number {
+  if (raw === undefined) return HISTORY_LIMITS.defaultLines
+  if (/^\d{1,6}$/.test(raw) && Number(raw) <= HISTORY_LIMITS.maxLines) return Number(raw)
+  throw new HandoffError('BAD_REQUEST', 400, `"lines" must be a whole number 0-${HISTORY_LIMITS.maxLines}, got ${JSON.stringify(raw.slice(0, 20))}`)
+}
+
 const sessionJson = (s: Session) => ({ name: s.name, windows: s.windows, attached: s.attached, activity: s.activity })
 const windowJson = (w: Window) => ({
   index: w.index, name: w.name, active: w.active, title: w.title, command: w.command, path: w.path, activity: w.activity,
+  width: w.width, height: w.height,
 })
 
 const NewSessionBody = v.strictObject({ name: v.string() })
@@ -168,6 +178,19 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     await allow(c, 'create-window', c.req.param('session'))
     const session = await tmux.findSession(c.req.param('session'))
     return c.json(windowJson(await tmux.createWindow(session, name)), 201)
+  })
+
+  // The pane's history as text: the terminal fills its scrollback with it, reader mode shows it all.
+  app.get('/api/sessions/:session/windows/:index/history', async (c) => {
+    const index = parseWindowIndex(c.req.param('index'))
+    const lines = parseLines(c.req.query('lines'))
+    const screen = c.req.query('screen')
+    if (screen !== undefined && screen !== '0' && screen !== '1') throw new HandoffError('BAD_REQUEST', 400, `"screen" must be 0 or 1, got ${JSON.stringify(screen.slice(0, 20))}`)
+    await allow(c, 'attach', c.req.param('session'))
+    const { window } = await tmux.findWindow(c.req.param('session'), index)
+    const text = await tmux.capturePane(window, lines, { historyOnly: screen !== '1' })
+    c.header('Cache-Control', 'no-store')
+    return c.text(text)
   })
 
   app.delete('/api/sessions/:session/windows/:index', async (c) => {

@@ -12,6 +12,8 @@ export interface Session {
   attached: number
   /** Last activity, Unix seconds. */
   activity: number
+  /** Rows its status line takes from a client (the `status` option: off, on, 2-5). */
+  statusLines: number
 }
 
 export interface Window {
@@ -24,6 +26,9 @@ export interface Window {
   command: string
   path: string
   activity: number
+  /** The window's size in cells: what a client watching at desktop size shows. */
+  width: number
+  height: number
 }
 
 export interface Snapshot {
@@ -57,6 +62,7 @@ const SESSION_FIELDS = {
   sessionActivity: '#{session_activity}',
   viewerOwner: `#{${VIEWER_OPTION}}`,
   viewerTarget: '#{@handoff_target}',
+  status: '#{status}',
 } as const
 
 const WINDOW_FIELDS = {
@@ -68,6 +74,8 @@ const WINDOW_FIELDS = {
   command: '#{pane_current_command}',
   path: '#{pane_current_path}',
   windowActivity: '#{window_activity}',
+  width: '#{window_width}',
+  height: '#{window_height}',
 } as const
 
 type Row<F> = Record<keyof F, string>
@@ -80,6 +88,7 @@ const toSession = (r: Row<typeof SESSION_FIELDS>): Session => ({
   windows: toInt(r.sessionWindows),
   attached: toInt(r.sessionAttached),
   activity: toInt(r.sessionActivity),
+  statusLines: r.status === 'off' ? 0 : r.status === 'on' ? 1 : toInt(r.status),
 })
 
 const toWindow = (r: Row<typeof WINDOW_FIELDS>): Window => ({
@@ -91,6 +100,8 @@ const toWindow = (r: Row<typeof WINDOW_FIELDS>): Window => ({
   command: r.command,
   path: r.path,
   activity: toInt(r.windowActivity),
+  width: toInt(r.width),
+  height: toInt(r.height),
 })
 
 const isViewer = (r: Row<typeof SESSION_FIELDS>): boolean => r.viewerOwner !== ''
@@ -213,11 +224,17 @@ export class Tmux {
     await this.exec(['kill-window', '-t', window.id])
   }
 
-  /** The window's active pane: its visible screen and up to `lines` lines of history, with colours, wrapped lines joined. */
-  async capturePane(window: Window, lines: number): Promise<string> {
-    return this.exec(['capture-pane', '-p', '-e', '-J', '-S', String(-Math.max(0, Math.floor(lines))), '-t', window.id], {
-      maxOutputBytes: 32 * 1024 * 1024,
-    })
+  /**
+   * The window's active pane as text with colours, wrapped lines joined: up to
+   * `lines` lines of history, and the visible screen too unless `historyOnly`
+   * (a terminal that will draw the screen live wants only what scrolled off).
+   */
+  async capturePane(window: Window, lines: number, options: { historyOnly?: boolean } = {}): Promise<string> {
+    const start = String(-Math.max(0, Math.floor(lines)))
+    return this.exec(
+      ['capture-pane', '-p', '-e', '-J', '-S', start, ...(options.historyOnly ? ['-E', '-1'] : []), '-t', window.id],
+      { maxOutputBytes: 32 * 1024 * 1024 },
+    )
   }
 
   /** The binary's and the running server's versions; a mismatch breaks attaching. */
@@ -249,8 +266,9 @@ export class Tmux {
    * and the viewer session dies with its client (`destroy-unattached`). One
    * tmux command sequence, so no list ever sees the viewer unmarked.
    */
-  viewerArgv(session: Session, window: Window, viewerId: string, readOnly: boolean): string[] {
+  viewerArgv(session: Session, window: Window, viewerId: string, flags: { readOnly: boolean; ignoreSize: boolean }): string[] {
     const name = `${VIEWER_PREFIX}${viewerId}`
+    const clientFlags = [...(flags.readOnly ? ['read-only'] : []), ...(flags.ignoreSize ? ['ignore-size'] : [])]
     return [
       ...serverArgs(this.socketName),
       'new-session', '-t', session.id, '-s', name, ';',
@@ -258,8 +276,8 @@ export class Tmux {
       'set-option', '-t', name, '@handoff_target', session.id, ';',
       'set-option', '-t', name, 'destroy-unattached', 'on', ';',
       'select-window', '-t', `${name}:${window.id}`,
-      // Read-only in tmux too (and ignore-size: a watcher never resizes the desktop's window).
-      ...(readOnly ? [';', 'switch-client', '-r'] : []),
+      // read-only: tmux ignores the client's keys too; ignore-size: it never resizes the desktop's window.
+      ...(clientFlags.length > 0 ? [';', 'refresh-client', '-f', clientFlags.join(',')] : []),
     ]
   }
 

@@ -133,6 +133,20 @@ program
   .option('--yes', 'do not ask')
   .action(run(async () => (await import('./commands/devices.js')).unpair))
 
+const hooks = program
+  .command('hooks')
+  .description("add or remove Handoff's hooks in other tools (claude-code: Claude Code's ~/.claude/settings.json)")
+for (const [name, what] of [
+  ['install', "add Handoff's Notification and Stop hooks (backup first; a second run changes nothing)"],
+  ['uninstall', "remove Handoff's hooks, and only those"],
+] as const) {
+  hooks
+    .command(`${name} <target>`)
+    .description(`${what}; target: claude-code`)
+    .addOption(jsonOption())
+    .action(run(async () => (await import('./commands/hooks.js'))[name]))
+}
+
 program
   .command('version')
   .description('print the version')

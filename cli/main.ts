@@ -44,6 +44,7 @@ const grantOptions = (command: Command) =>
     .option('--read-only', 'it can watch, never type')
     .option('--expires <period>', 'access ends after 1d, 7d, 30d, 12h… or never')
     .option('--name <name>', "the device's name")
+    .option('--same-node', 'on the tailnet, accept it only from the node it paired from (not just the same user)')
 
 const program = new Command('handoff')
   .description('Your tmux sessions on your phone.\nWith no command: lists your tmux sessions and windows, and the URL to open.')
@@ -84,6 +85,7 @@ program
 
 grantOptions(program.command('pair'))
   .description("pair a phone: it creates a passkey; you type the code it shows")
+  .option('--read-write', 'it may type (the default; skips the question)')
   .addOption(portOption())
   .addOption(socketOption())
   .action(run(async () => (await import('./commands/pair.js')).pair))
@@ -97,6 +99,7 @@ const devices = program
 grantOptions(devices.command('edit <name>'))
   .description("change a device's sessions, mode, expiry or name")
   .option('--read-write', 'it may type again')
+  .option('--any-node', 'accept it from any node of its tailnet user again')
   .addOption(jsonOption())
   .action(run(async () => (await import('./commands/devices.js')).edit))
 
@@ -146,6 +149,20 @@ for (const [name, what] of [
     .addOption(jsonOption())
     .action(run(async () => (await import('./commands/hooks.js'))[name]))
 }
+
+program
+  .command('notify')
+  .description('record an event for your phone (written to HANDOFF_HOME/events.jsonl; works whether or not the server runs)')
+  .requiredOption('--type <type>', 'a short word: notify (waiting for you), stop (finished), error, custom…')
+  .requiredOption('--message <text>', 'the text to show (control characters removed, cut at 1000 characters)')
+  .option('--title <text>', 'a title (cut at 200 characters)')
+  .option('--tmux-session <name>', 'the tmux session it is about (default inside tmux: this pane\'s)')
+  .option('--tmux-window <index>', 'the window index in that session (default inside tmux: this pane\'s)')
+  .option('--cwd <dir>', 'the folder it is about')
+  .option('--claude-session-id <id>', 'the Claude Code session it comes from')
+  .option('--source <name>', 'what sent it, e.g. claude-code or make')
+  .addOption(jsonOption())
+  .action(run(async () => (await import('./commands/notify.js')).notify))
 
 program
   .command('version')

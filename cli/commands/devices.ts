@@ -97,6 +97,8 @@ export interface EditFlags extends CommonFlags {
   sessions?: string
   readOnly?: boolean
   readWrite?: boolean
+  sameNode?: boolean
+  anyNode?: boolean
   expires?: string
   name?: string
 }
@@ -104,9 +106,10 @@ export interface EditFlags extends CommonFlags {
 export async function edit(flags: EditFlags, nameOrId: string): Promise<void> {
   const { home } = resolveConfig(flags)
   if (flags.readOnly && flags.readWrite) fail('give --read-only or --read-write, not both', Exit.Usage)
+  if (flags.sameNode && flags.anyNode) fail('give --same-node or --any-node, not both', Exit.Usage)
   // An edit bumps the generation, which signs the device out: never do that for nothing.
-  if ([flags.sessions, flags.readOnly, flags.readWrite, flags.expires, flags.name].every((f) => f === undefined)) {
-    fail('nothing to change: give --sessions, --read-only, --read-write, --expires or --name', Exit.Usage)
+  if ([flags.sessions, flags.readOnly, flags.readWrite, flags.expires, flags.name, flags.sameNode, flags.anyNode].every((f) => f === undefined)) {
+    fail('nothing to change: give --sessions, --read-only, --read-write, --same-node, --any-node, --expires or --name', Exit.Usage)
   }
   const sessions = flags.sessions === undefined ? undefined : parseSessionsFlag(flags.sessions)
   const expiry = flags.expires === undefined ? undefined : parseExpiry(flags.expires)
@@ -117,6 +120,7 @@ export async function edit(flags: EditFlags, nameOrId: string): Promise<void> {
     ...d,
     ...(sessions === undefined ? {} : { sessions }),
     ...(flags.readOnly ? { readOnly: true } : flags.readWrite ? { readOnly: false } : {}),
+    ...(flags.sameNode ? { sameNodeOnly: true } : flags.anyNode ? { sameNodeOnly: false } : {}),
     ...(expiry === undefined ? {} : { expiresAt: expiry === null ? null : now + expiry, renewalRequestedAt: null }),
     ...(name === undefined ? {} : { name }),
   }))

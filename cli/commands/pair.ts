@@ -14,6 +14,8 @@ import { serverState } from '../server-record.js'
 export interface PairFlags extends CommonFlags {
   sessions?: string
   readOnly?: boolean
+  readWrite?: boolean
+  sameNode?: boolean
   expires?: string
   name?: string
 }
@@ -29,17 +31,25 @@ export const PAIRING = {
 
 type Outcome = { kind: 'registered'; device: DeviceRecord } | { kind: 'burned' } | { kind: 'gone' } | { kind: 'expired' }
 
-/** Waits until the phone registers, the link is burned or removed, or time runs out. */
-async function waitForPhone(home: string, id: string, expiresAt: number, signal: AbortSignal): Promise<Outcome> {
+/**
+ * Watches the pending device while its pairing is in state `from`: resolves
+ * when the phone registers (from 'waiting'), the link is burned or removed,
+ * or time runs out. An abort resolves with the state as it last was.
+ */
+async function watchPairing(home: string, id: string, expiresAt: number, from: 'waiting' | 'registered', signal: AbortSignal): Promise<Outcome> {
+  let last: Outcome = { kind: 'gone' }
   while (!signal.aborted) {
     const device = (await readDevices(home)).find((d) => d.id === id)
     if (!device?.pairing) return { kind: 'gone' }
     if (device.pairing.state === 'burned') return { kind: 'burned' }
-    if (device.pairing.state === 'registered' && device.credential) return { kind: 'registered', device }
+    if (device.pairing.state === 'registered' && device.credential) {
+      last = { kind: 'registered', device }
+      if (from === 'waiting') return last
+    }
     if (Date.now() >= expiresAt) return { kind: 'expired' }
     await new Promise((r) => setTimeout(r, PAIRING.pollMs))
   }
-  return { kind: 'gone' }
+  return last
 }
 
 /** Removes every trace of the pending device. */
@@ -74,8 +84,10 @@ export async function pair(flags: PairFlags): Promise<void> {
         })
       : '*')
   const sessions = formatSessionPatterns(parseSessionPatterns(sessionsText))
+  if (flags.readOnly && flags.readWrite) fail('give --read-only or --read-write, not both', Exit.Usage)
   const readOnly =
-    flags.readOnly ?? (interactive ? await confirm({ message: 'Read-only (it can watch, never type)?', default: false }) : false)
+    flags.readOnly ??
+    (flags.readWrite ? false : interactive ? await confirm({ message: 'Read-only (it can watch, never type)?', default: false }) : false)
   const expiry =
     givenExpiry !== undefined
       ? givenExpiry
@@ -111,13 +123,18 @@ export async function pair(flags: PairFlags): Promise<void> {
       generation: 0,
       suspect: false,
       nameFromUser: name !== null,
+      sameNodeOnly: flags.sameNode === true,
       pairing: { secretHash: hashPairingSecret(secret), expiresAt, state: 'waiting', challenge: null },
     },
   ])
 
   // Ctrl-C, a wrong code three times, a burned link or the timeout all leave nothing behind.
-  const abort = new AbortController()
-  const onSigint = () => abort.abort()
+  const end = async (why: Ending): Promise<never> => {
+    await cancel(config.home, id)
+    fail(ENDINGS[why].message, ENDINGS[why].exit)
+  }
+  const cancelled = new AbortController()
+  const onSigint = () => cancelled.abort()
   process.once('SIGINT', onSigint)
   try {
     const url = `${server.url}/pair#${secret}`
@@ -128,44 +145,66 @@ export async function pair(flags: PairFlags): Promise<void> {
         'The link works once, for 5 minutes.\n\n',
     )
     note('waiting for the phone to create its passkey...')
-    const outcome = await waitForPhone(config.home, id, expiresAt, abort.signal)
-    if (outcome.kind !== 'registered') {
-      await cancel(config.home, id)
-      if (outcome.kind === 'burned') {
-        fail('WARNING: the pairing link was used by two devices, so it was cancelled and no device was added. Someone else may have seen the QR code. Run handoff pair again.')
-      }
-      if (outcome.kind === 'expired') fail('the pairing link expired (5 minutes). Run handoff pair again.')
-      fail(abort.signal.aborted ? 'pairing cancelled' : 'the pairing was removed', abort.signal.aborted ? 130 : Exit.Failure)
-    }
+    const outcome = await watchPairing(config.home, id, expiresAt, 'waiting', cancelled.signal)
+    if (outcome.kind !== 'registered') return await end(cancelled.signal.aborted ? 'cancelled' : outcome.kind)
     const credential = outcome.device.credential
     if (!credential) throw new HandoffError('INTERNAL', 500, 'registered without a credential')
     const expected = pairingCode(secret, credential.id, credential.publicKey)
-    for (let attempt = 1; attempt <= PAIRING.codeAttempts; attempt++) {
-      const typed = (await input({ message: `Type the 6-digit code shown on the phone (${outcome.device.name})` }, { signal: abort.signal })).trim()
-      if (codesEqual(typed.replace(/\s+/g, ''), expected)) {
-        const active = await activate(config.home, id)
-        process.stdout.write(
-          `Paired "${active.name}": sessions ${active.sessions}, ${active.readOnly ? 'read-only' : 'full control'}, expires ${describeExpiry(active.expiresAt)}.\n`,
-        )
-        return
+
+    // While the user types, a second phone may burn the link, or it may expire: stop the prompt and say so.
+    const prompt = new AbortController()
+    cancelled.signal.addEventListener('abort', () => prompt.abort())
+    const interruption = watchPairing(config.home, id, expiresAt, 'registered', prompt.signal).then((o) => {
+      if (o.kind !== 'registered') prompt.abort()
+      return o
+    })
+    try {
+      for (let attempt = 1; attempt <= PAIRING.codeAttempts; attempt++) {
+        const typed = (await input({ message: `Type the 6-digit code shown on the phone (${outcome.device.name})` }, { signal: prompt.signal })).trim()
+        if (codesEqual(typed.replace(/\s+/g, ''), expected)) {
+          const active = await activate(config.home, id)
+          if (!active) return await end((await watchPairing(config.home, id, expiresAt, 'registered', prompt.signal)).kind === 'burned' ? 'burned' : 'gone')
+          process.stdout.write(
+            `Paired "${active.name}": sessions ${active.sessions}, ${active.readOnly ? 'read-only' : 'full control'}, expires ${describeExpiry(active.expiresAt)}.\n`,
+          )
+          return
+        }
+        note(attempt < PAIRING.codeAttempts ? `wrong code (${PAIRING.codeAttempts - attempt} tries left)` : 'wrong code')
       }
-      note(attempt < PAIRING.codeAttempts ? `wrong code (${PAIRING.codeAttempts - attempt} tries left)` : 'wrong code')
+      return await end('wrong-codes')
+    } catch (err) {
+      if (!prompt.signal.aborted) throw err
+      const o = await interruption
+      return await end(cancelled.signal.aborted || o.kind === 'registered' ? 'cancelled' : o.kind)
+    } finally {
+      prompt.abort()
     }
-    await cancel(config.home, id)
-    fail('three wrong codes: pairing cancelled, no device was added')
   } catch (err) {
+    if (cancelled.signal.aborted || (err instanceof Error && err.name === 'ExitPromptError')) return await end('cancelled')
     await cancel(config.home, id)
-    if (abort.signal.aborted || (err instanceof Error && (err.name === 'ExitPromptError' || err.name === 'AbortPromptError'))) {
-      fail('pairing cancelled, no device was added', 130)
-    }
     throw err
   } finally {
     process.off('SIGINT', onSigint)
   }
 }
 
-/** The code matched: the device becomes active, unless the link was burned meanwhile. */
-async function activate(home: string, id: string): Promise<DeviceRecord> {
+type Ending = 'burned' | 'expired' | 'gone' | 'cancelled' | 'wrong-codes'
+
+/** How each way a pairing can end without a device is told; every one removes the pending device. */
+const ENDINGS: Record<Ending, { message: string; exit: number }> = {
+  burned: {
+    message:
+      'WARNING: the pairing link was used by two devices, so it was cancelled and no device was added. Someone else may have seen the QR code. Run handoff pair again.',
+    exit: Exit.Failure,
+  },
+  expired: { message: 'the pairing link expired (5 minutes) and no device was added. Run handoff pair again.', exit: Exit.Failure },
+  gone: { message: 'the pairing was removed (by handoff devices rm?) and no device was added', exit: Exit.Failure },
+  cancelled: { message: 'pairing cancelled, no device was added', exit: 130 },
+  'wrong-codes': { message: 'three wrong codes: pairing cancelled, no device was added', exit: Exit.Failure },
+}
+
+/** The code matched: the device becomes active; undefined if the link was burned or removed meanwhile. */
+async function activate(home: string, id: string): Promise<DeviceRecord | undefined> {
   let result: DeviceRecord | undefined
   await updateDevices(home, (devices) =>
     devices.map((d) => {
@@ -174,6 +213,5 @@ async function activate(home: string, id: string): Promise<DeviceRecord> {
       return result
     }),
   )
-  if (!result) fail('the pairing link was used again before the code was typed, so it was cancelled. Run handoff pair again.')
   return result
 }

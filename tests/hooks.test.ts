@@ -314,7 +314,8 @@ describe('the Claude Code hook script', () => {
     expect(r.code).toBe(0)
     if (notifyLanded()) {
       await expect.poll(() => events(handoffHome), { timeout: 10_000 }).toHaveLength(1)
-      expect(events(handoffHome)[0]).toMatchObject({ type: 'notify', message: evil, claude_session_id: `x$(touch '${marker}')` })
+      // notify turns line breaks into spaces (docs/notifications.md); everything else arrives as written.
+      expect(events(handoffHome)[0]).toMatchObject({ type: 'notify', message: evil.replace(/\n/g, ' '), claude_session_id: `x$(touch '${marker}')` })
     } else {
       // Nothing to wait on: give the background process a moment to have done anything it would.
       await new Promise((r) => setTimeout(r, 1_500))

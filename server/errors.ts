@@ -36,6 +36,7 @@ export type ErrorCode =
   | 'PAIRING_INVALID' | 'PAIRING_FAILED' | 'SIGN_IN_FAILED' | 'RATE_LIMITED'
   | 'PEER_NOT_ALLOWED'
   | 'PEER_UNVERIFIED'
+  | 'BAD_SUBSCRIPTION' | 'PUSH_NOT_SUBSCRIBED' | 'PUSH_FAILED'
   | 'INTERNAL'
 
 /** The one error class: a stable code, an HTTP status, and a message that says what to do next. */

@@ -2,6 +2,7 @@ import { ApiError, createSession, listSessions, listWindows, type Device, type S
 import { formatDate, readOnlyBadge } from './device-ui.js'
 import { h } from './dom.js'
 import { DisposableStore, type Disposable } from './lifetime.js'
+import { notificationsPanel } from './notifications.js'
 import type { TerminalTarget } from './term-socket.js'
 
 export interface SessionsScreenOptions {
@@ -33,6 +34,7 @@ export function mountSessionsScreen(parent: HTMLElement, options: SessionsScreen
     notice,
     list,
     newSessionForm(store, device.readOnly, (name) => load(name)),
+    notificationsPanel(store),
     h(
       'footer',
       { class: 'device-bar' },

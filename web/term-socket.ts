@@ -68,6 +68,8 @@ export class TermSocket implements Disposable {
     // A phone waking up or regaining signal should not wait out the backoff.
     this.store.listen(window, 'online', () => this.retryNow())
     this.store.listen(document, 'visibilitychange', () => {
+      // The server sends no push for a tab the phone is looking at (docs/protocol.md).
+      this.sendVisibility()
       if (document.visibilityState === 'visible') this.retryNow()
     })
     this.connect()
@@ -114,6 +116,7 @@ export class TermSocket implements Disposable {
       if (this.everConnected) this.handlers.reconnected()
       this.everConnected = true
       this.handlers.state('live')
+      this.sendVisibility()
       // Resizes while connecting had no socket to go to.
       const { cols, rows } = this.handlers.size()
       if (cols !== requestedSize.cols || rows !== requestedSize.rows) this.resize(cols, rows)
@@ -186,6 +189,10 @@ export class TermSocket implements Disposable {
     this.retry.dispose()
     this.retry = undefined
     this.connect()
+  }
+
+  private sendVisibility(): void {
+    this.sendIfLive(JSON.stringify({ type: 'visibility', visible: document.visibilityState === 'visible' }))
   }
 
   private sendIfLive(frame: string | Uint8Array<ArrayBuffer>): void {

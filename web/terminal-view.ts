@@ -6,6 +6,7 @@ import { readOnlyBadge } from './device-ui.js'
 import { h } from './dom.js'
 import { bytesOfBinaryString } from './flow.js'
 import { DisposableStore, type Disposable } from './lifetime.js'
+import { clearTabNotifications } from './notifications.js'
 import { TermSocket, type ConnectionState, type TerminalTarget } from './term-socket.js'
 
 export interface TerminalScreenOptions {
@@ -73,6 +74,11 @@ export function mountTerminalScreen(
   store.add(term.onResize(({ cols, rows }) => socket.resize(cols, rows)))
 
   store.listen(back, 'click', () => options.back())
+  // Opening a tab, or coming back to it, clears the notifications it raised.
+  void clearTabNotifications(target)
+  store.listen(document, 'visibilitychange', () => {
+    if (document.visibilityState === 'visible') void clearTabNotifications(target)
+  })
   term.focus()
   return store
 }

@@ -79,6 +79,10 @@ export class Bridge {
   readonly deviceId: string
   /** Set when the device becomes read-only while the terminal is open: input is dropped from then on. */
   readOnly: boolean
+  /** Whether the page showing this terminal is visible, as the client last said (`visibility` frame); true until told otherwise. */
+  visible = true
+  /** The session's name as last seen by the watch (renames follow); the target's name until then. */
+  sessionName: string
   private readonly store = new DisposableStore()
   private readonly pty: pty.IPty
   private sentBytes = 0
@@ -95,6 +99,7 @@ export class Bridge {
     this.target = options.target
     this.deviceId = options.deviceId
     this.readOnly = options.readOnly
+    this.sessionName = options.target.session.name
     const { tmux, target } = options
     // At desktop size the client starts at the window's own size, so attaching never resizes it.
     const ignoreSize = options.readOnly || options.sizePolicy === 'desktop'
@@ -171,6 +176,8 @@ export class Bridge {
         this.paused = false
         this.pty.resume()
       }
+    } else if (message.type === 'visibility') {
+      this.visible = message.visible
     } else {
       this.requestResize(message)
     }

@@ -15,6 +15,7 @@ export const BRIDGE_LIMITS = {
 export type ControlMessage =
   | { type: 'resize'; cols: number; rows: number }
   | { type: 'ack'; bytes: number }
+  | { type: 'visibility'; visible: boolean }
 
 export type ParseResult = { ok: true; message: ControlMessage } | { ok: false; reason: string }
 
@@ -44,6 +45,10 @@ export function parseControl(text: string): ParseResult {
   if (v.type === 'ack') {
     if (!isCount(v.bytes)) return { ok: false, reason: 'ack needs a non-negative "bytes"' }
     return { ok: true, message: { type: 'ack', bytes: Math.floor(v.bytes) } }
+  }
+  if (v.type === 'visibility') {
+    if (typeof v.visible !== 'boolean') return { ok: false, reason: 'visibility needs a boolean "visible"' }
+    return { ok: true, message: { type: 'visibility', visible: v.visible } }
   }
   return { ok: false, reason: `unknown control frame type ${JSON.stringify(String(v.type)).slice(0, 40)}` }
 }

@@ -13,6 +13,17 @@ export { DisposableStore, toDisposable } from './disposable.js'
 export { goneReason } from './bridge.js'
 export type { ExitCode, ExitReason } from './bridge.js'
 
+/** One live terminal, as `viewers()` reports it. */
+export interface TerminalViewer {
+  deviceId: string
+  /** The session's current name (follows renames within the watch interval). */
+  session: string
+  /** The window index it was opened on. */
+  window: number
+  /** The page's visibility, from the client's `visibility` frames; true until the first one. */
+  visible: boolean
+}
+
 /** Who may open and keep a terminal; the caller composes sign-in, the gate and the audit log. */
 export interface TerminalAccess {
   /** Host and Origin, before anything else; null lets it through. */
@@ -88,6 +99,7 @@ export function createTerminalServer(options: TerminalServerOptions) {
         }
         const session = snapshot ? bridge.sessionNow(snapshot) : null
         if (session === null) continue
+        bridge.sessionName = session
         const verdict = await access.recheck(bridge.deviceId, session).catch((err: unknown) => {
           log(`recheck failed: ${err instanceof Error ? err.message : String(err)}`)
           return { ok: false as const, reason: { code: 'ACCESS_CHANGED' as const, message: 'access could not be checked' } }
@@ -161,6 +173,14 @@ export function createTerminalServer(options: TerminalServerOptions) {
     /** Live terminals right now. */
     get size() {
       return bridges.size
+    },
+    /**
+     * Who is looking at what right now: one entry per live terminal, with the
+     * session's current name, the window index and whether its page is
+     * visible. Web Push uses it to skip the tab a device is looking at.
+     */
+    viewers(): TerminalViewer[] {
+      return [...bridges].map((b) => ({ deviceId: b.deviceId, session: b.sessionName, window: b.target.window.index, visible: b.visible }))
     },
     /** Ends every terminal with SERVER_STOPPING and stops the timers. */
     close(): void {

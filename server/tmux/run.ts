@@ -6,6 +6,11 @@ export interface RunOptions {
   timeoutMs?: number
   /** Kill tmux and fail with TMUX_OUTPUT_TOO_LARGE past this many stdout bytes. */
   maxOutputBytes?: number
+  /**
+   * Talk to the server at this socket path (`-S`) instead of `-L socketName`:
+   * the one the caller runs inside, from $TMUX. Absolute paths only.
+   */
+  socketPath?: string
 }
 
 export const RUN_DEFAULTS = { timeoutMs: 5_000, maxOutputBytes: 4 * 1024 * 1024 } as const
@@ -43,7 +48,10 @@ export function runTmux(
 ): Promise<RunResult> {
   const timeoutMs = options.timeoutMs ?? RUN_DEFAULTS.timeoutMs
   const maxOutputBytes = options.maxOutputBytes ?? RUN_DEFAULTS.maxOutputBytes
-  const argv = [...serverArgs(socketName), ...args]
+  if (options.socketPath !== undefined && !options.socketPath.startsWith('/')) {
+    return Promise.reject(new HandoffError('TMUX_FAILED', 503, `a tmux socket path must be absolute, got ${JSON.stringify(options.socketPath)}`))
+  }
+  const argv = [...(options.socketPath === undefined ? serverArgs(socketName) : ['-u', '-S', options.socketPath]), ...args]
   return new Promise((resolve, reject) => {
     const child = spawn('tmux', argv, { stdio: ['ignore', 'pipe', 'pipe'], env: tmuxEnv() })
     const stdout: Buffer[] = []

@@ -319,3 +319,47 @@ export class Tmux {
 
 const sessionExists = (name: string) =>
   new HandoffError('SESSION_EXISTS', 409, `a tmux session named ${JSON.stringify(name)} already exists`)
+
+/** Where a pane is: its session's name and its window's index. */
+export interface PaneLocation {
+  session: string
+  window: number
+}
+
+/** A pane id as tmux sets TMUX_PANE: `%` and digits. */
+export const PANE_ID_PATTERN = /^%\d{1,9}$/
+
+/**
+ * The socket path of the tmux server a process runs inside, from its $TMUX
+ * (`socket_path,server_pid,session_id`); undefined when that is not the shape.
+ * Split from the right: only the path may contain commas.
+ */
+export function socketPathFromTmuxEnv(tmuxVar: string | undefined): string | undefined {
+  const match = /^(\/.+),\d+,\d+$/.exec(tmuxVar ?? '')
+  return match?.[1]
+}
+
+/**
+ * The session and window of pane `paneId` ($TMUX_PANE) on the server at
+ * `socketPath` (from $TMUX), or undefined when that cannot be told: no such
+ * pane, no server, a bad id, or no answer within `timeoutMs`. Never throws.
+ * A pane shown through a Handoff viewer session is reported in the session it views.
+ */
+export async function paneLocation(socketPath: string, paneId: string, timeoutMs = 1_000): Promise<PaneLocation | undefined> {
+  if (!PANE_ID_PATTERN.test(paneId) || !socketPath.startsWith('/')) return undefined
+  const ask = async <K extends string>(target: string, fields: Record<K, string>): Promise<Record<K, string> | undefined> => {
+    const { format, parse } = recordFormat(fields)
+    const r = await runTmux(undefined, ['display-message', '-p', '-t', target, format], { socketPath, timeoutMs })
+    return r.exitCode === 0 ? parse(r.stdout)[0] : undefined
+  }
+  try {
+    const pane = await ask(paneId, { session: '#{session_name}', window: '#{window_index}', viewing: SESSION_FIELDS.viewerTarget })
+    if (!pane || !/^\d+$/.test(pane.window)) return undefined
+    let session = pane.session
+    // tmux may name a viewer session (grouped with the real one, same window indexes): name the real one.
+    if (/^\$\d+$/.test(pane.viewing)) session = (await ask(pane.viewing, { session: '#{session_name}' }))?.session ?? session
+    return session === '' ? undefined : { session, window: Number(pane.window) }
+  } catch {
+    return undefined
+  }
+}

@@ -20,6 +20,11 @@ export function fail(message: string, code: number = Exit.Failure): never {
 /** Turns an error from an action into its one line and exit code. */
 export function failWith(err: unknown): never {
   if (err instanceof HandoffError) fail(err.message, err.code === 'BAD_CONFIG' ? Exit.Usage : Exit.Failure)
+  // The system refused a file operation (permissions, a full disk): say which file, not a stack.
+  const sys = err as NodeJS.ErrnoException
+  if (sys instanceof Error && typeof sys.code === 'string' && typeof sys.syscall === 'string') {
+    fail(`cannot ${sys.syscall} ${sys.path ?? ''}: ${sys.code}. Check the permissions and free space of that folder (HANDOFF_HOME)`)
+  }
   fail(`unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
 }
 

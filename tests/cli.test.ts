@@ -350,6 +350,16 @@ describe('bad input', () => {
     expect(r.stdout).toBe('')
   })
 
+  it('names the file and the system error when HANDOFF_HOME cannot be created', async () => {
+    // A regular file where a folder should be: mkdir fails with ENOTDIR.
+    const file = join(ctx.home, 'a-file')
+    writeFileSync(file, '')
+    const r = await handoff(['serve', '--local', '--port', '0'], { HANDOFF_HOME: join(file, 'home') })
+    expect(r.code).toBe(1)
+    expectCleanError(r)
+    expect(r.stderr).toContain(`cannot mkdir ${join(file, 'home')}: ENOTDIR`)
+  })
+
   it('without tmux on PATH, handoff exits 1 and says how to install tmux', async () => {
     const emptyBin = mkdtempSync(join(tmpdir(), 'handoff-nopath-'))
     try {

@@ -34,7 +34,7 @@ export interface PushSenderOptions {
   allowLoopbackEndpointForTests?: boolean
   caForTests?: string | Buffer
   /** Overrides of PUSH_LIMITS (tests shorten the time ones). */
-  limits?: Partial<Pick<typeof PUSH_LIMITS, 'sendTimeoutMs' | 'maxAttempts' | 'retryBaseMs' | 'retryMaxMs' | 'concurrentSends' | 'queuedSends'>>
+  limits?: Partial<Record<'sendTimeoutMs' | 'maxAttempts' | 'retryBaseMs' | 'retryMaxMs' | 'concurrentSends' | 'queuedSends' | 'maxEventAgeMs', number>>
 }
 
 /** What happened to one subscription's push. */
@@ -64,7 +64,7 @@ export interface PushSender {
  * and at most `concurrentSends` pushes are in flight.
  */
 export function startPushSender(options: PushSenderOptions): PushSender {
-  const limits = { ...PUSH_LIMITS, ...options.limits }
+  const limits: Record<keyof NonNullable<PushSenderOptions['limits']>, number> = { ...PUSH_LIMITS, ...options.limits }
   const now = options.now ?? Date.now
   const log = options.log ?? (() => {})
   const policy: AddressPolicy = options.allowLoopbackEndpointForTests ? { allowLoopbackEndpointForTests: true } : {}

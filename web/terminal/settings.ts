@@ -1,0 +1,62 @@
+/**
+ * The terminal preferences this phone remembers (localStorage, per paired
+ * device): font size, resize policy, how much history fills the scrollback.
+ */
+
+export type SizePolicy = 'fit' | 'desktop'
+
+export interface TerminalPrefs {
+  fontSize: number
+  sizePolicy: SizePolicy
+  historyLines: number
+}
+
+/** Font sizes in CSS pixels, for pinch and the menu's buttons. */
+export const FONT_SIZE = { min: 8, max: 28, phone: 12, desktop: 14 } as const
+/** History lines the scrollback is filled with; the server allows 0-50000. */
+export const HISTORY_LINES = { default: 1000, max: 50_000, choices: [0, 200, 1000, 5000, 20_000] } as const
+
+export function defaultPrefs(narrow: boolean): TerminalPrefs {
+  return { fontSize: narrow ? FONT_SIZE.phone : FONT_SIZE.desktop, sizePolicy: 'fit', historyLines: HISTORY_LINES.default }
+}
+
+export const clampFontSize = (size: number): number =>
+  Math.round(Math.min(FONT_SIZE.max, Math.max(FONT_SIZE.min, size)))
+
+/** Reads stored preferences, keeping each valid field and defaulting the rest (a corrupt entry is not an error). */
+export function parsePrefs(raw: string | null, defaults: TerminalPrefs): TerminalPrefs {
+  let value: unknown
+  try {
+    value = raw === null ? {} : JSON.parse(raw)
+  } catch {
+    return defaults
+  }
+  if (typeof value !== 'object' || value === null) return defaults
+  const v = value as Record<string, unknown>
+  const prefs = { ...defaults }
+  if (typeof v.fontSize === 'number' && Number.isFinite(v.fontSize)) prefs.fontSize = clampFontSize(v.fontSize)
+  if (v.sizePolicy === 'fit' || v.sizePolicy === 'desktop') prefs.sizePolicy = v.sizePolicy
+  if (typeof v.historyLines === 'number' && Number.isInteger(v.historyLines) && v.historyLines >= 0 && v.historyLines <= HISTORY_LINES.max) {
+    prefs.historyLines = v.historyLines
+  }
+  return prefs
+}
+
+const keyFor = (deviceId: string) => `handoff.terminal.${deviceId}`
+
+export function loadPrefs(deviceId: string, defaults: TerminalPrefs): TerminalPrefs {
+  try {
+    return parsePrefs(localStorage.getItem(keyFor(deviceId)), defaults)
+  } catch {
+    // Storage disabled (private mode): defaults, every time.
+    return defaults
+  }
+}
+
+export function savePrefs(deviceId: string, prefs: TerminalPrefs): void {
+  try {
+    localStorage.setItem(keyFor(deviceId), JSON.stringify(prefs))
+  } catch {
+    // Full or disabled storage: the preference lasts until the page closes.
+  }
+}

@@ -1,0 +1,240 @@
+import type { AddressInfo } from 'node:net'
+import { request as httpRequest, type ClientRequest, type Server } from 'node:http'
+import { serve, type ServerType } from '@hono/node-server'
+import { Hono } from 'hono'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { authenticate } from '../server/auth/index.js'
+import { HandoffError } from '../server/errors.js'
+import { appendEvent, createEventRoutes, startEventPipeline, type EventPipeline, type HandoffEvent } from '../server/events/index.js'
+import type { AppEnv } from '../server/http/app.js'
+import { addSignedInDevice, changeDevice, type TestDevice } from './support/device.js'
+import { request, startHarness, type Harness } from './support/server.js'
+
+/**
+ * The event stream of a real Handoff server. Until the lead mounts the event
+ * routes in server/http/app.ts, they are mounted here in a small app with the
+ * same pieces (the sign-in cookie check, the gate's authorize, the audit log)
+ * over the harness's HANDOFF_HOME; once mounted, the real server is used.
+ */
+interface Target {
+  port: number
+  origin: string
+  stop(): Promise<void>
+}
+
+let harness: Harness
+let target: Target
+
+async function localTarget(home: string): Promise<Target> {
+  let origin = ''
+  const pipeline: EventPipeline = await startEventPipeline(home, { log: () => {}, pollMs: 100 })
+  const app = new Hono<AppEnv>()
+  app.use('/api/*', async function identify(c, next) {
+    c.set('peer', { address: '127.0.0.1', node: null, user: null })
+    c.set('device', await authenticate({ home, origin, secureCookie: false, now: Date.now }, c.req.header('cookie')))
+    await next()
+  })
+  app.route('/', createEventRoutes({ pipeline, home, now: Date.now }))
+  app.onError((err, c) =>
+    err instanceof HandoffError ? c.json({ error: { code: err.code, message: err.message } }, err.status) : c.json({ error: { code: 'INTERNAL' } }, 500),
+  )
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s))
+  })
+  const port = (server.address() as AddressInfo).port
+  origin = `http://localhost:${port}`
+  return {
+    port,
+    origin,
+    async stop() {
+      await pipeline.stop()
+      const http = server as Server // serve() over plain HTTP
+      http.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+beforeAll(async () => {
+  harness = await startHarness()
+  const probe = await request(harness.server.port, '/api/events')
+  target =
+    probe.status === 404
+      ? await localTarget(harness.home)
+      : { port: harness.server.port, origin: harness.origin, stop: async () => {} }
+})
+afterAll(async () => {
+  await target?.stop()
+  await harness?.stop()
+})
+
+interface Frame {
+  event: string
+  id: string | undefined
+  data: string
+}
+
+/** One SSE connection: every frame and comment as it arrives, and whether the server ended it. */
+class Stream {
+  readonly frames: Frame[] = []
+  readonly comments: string[] = []
+  status = 0
+  ended = false
+  private buffer = ''
+  private readonly req: ClientRequest
+
+  constructor(device: TestDevice, query = '', headers: Record<string, string> = {}) {
+    this.req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port: target.port,
+        path: `/api/events${query}`,
+        headers: { host: `localhost:${target.port}`, cookie: device.cookie, accept: 'text/event-stream', ...headers },
+      },
+      (res) => {
+        this.status = res.statusCode ?? 0
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => this.feed(chunk))
+        res.on('end', () => (this.ended = true))
+        res.on('error', () => (this.ended = true))
+      },
+    )
+    this.req.on('error', () => (this.ended = true))
+    this.req.end()
+  }
+
+  private feed(chunk: string): void {
+    this.buffer += chunk
+    let cut: number
+    while ((cut = this.buffer.indexOf('\n\n')) !== -1) {
+      const block = this.buffer.slice(0, cut)
+      this.buffer = this.buffer.slice(cut + 2)
+      const frame: Frame = { event: 'message', id: undefined, data: '' }
+      let isFrame = false
+      for (const line of block.split('\n')) {
+        if (line.startsWith(':')) this.comments.push(line)
+        else if (line.startsWith('event: ')) ((frame.event = line.slice(7)), (isFrame = true))
+        else if (line.startsWith('id: ')) ((frame.id = line.slice(4)), (isFrame = true))
+        else if (line.startsWith('data: ')) ((frame.data += line.slice(6)), (isFrame = true))
+      }
+      if (isFrame) this.frames.push(frame)
+    }
+  }
+
+  /** The events received (not `ready`), in order. */
+  events(): HandoffEvent[] {
+    return this.frames.filter((f) => f.event === 'message').map((f) => JSON.parse(f.data) as HandoffEvent)
+  }
+
+  ids(): number[] {
+    return this.events().map((e) => e.id)
+  }
+
+  ready(): { type: string; last_id: number } | undefined {
+    const f = this.frames.find((fr) => fr.event === 'ready')
+    return f ? (JSON.parse(f.data) as { type: string; last_id: number }) : undefined
+  }
+
+  async untilReady(): Promise<{ type: string; last_id: number }> {
+    await until(() => expect(this.ready()).toBeDefined())
+    return this.ready()!
+  }
+
+  close(): void {
+    this.req.destroy()
+  }
+}
+
+const until = (check: () => void) => vi.waitFor(check, { timeout: 10_000, interval: 25 })
+const notify = (input: Parameters<typeof appendEvent>[1]) => appendEvent(harness.home, input)
+
+describe('GET /api/events', () => {
+  it('refuses a request without a sign-in (401) and a bad since (400)', async () => {
+    const none = await request(target.port, '/api/events')
+    expect(none.status).toBe(401)
+    expect((none.json as { error: { code: string } }).error.code).toBe('NOT_SIGNED_IN')
+    const device = await addSignedInDevice(harness.home, target.origin)
+    for (const since of ['-1', 'abc', '1.5', '1e3', '99999999999999999999']) {
+      const bad = await request(target.port, `/api/events?since=${encodeURIComponent(since)}`, { headers: { cookie: device.cookie } })
+      expect(bad.status).toBe(400)
+      expect((bad.json as { error: { code: string } }).error.code).toBe('BAD_REQUEST')
+    }
+  })
+
+  it('sends ready with the last id, then live events with their id in the SSE id field', async () => {
+    const device = await addSignedInDevice(harness.home, target.origin)
+    const before = await notify({ type: 'stop', message: 'before' })
+    const s = new Stream(device)
+    const ready = await s.untilReady()
+    expect(ready).toEqual({ type: 'ready', last_id: before.id })
+    expect(s.ids()).toEqual([]) // no since: nothing replayed
+    const started = performance.now()
+    const e = await notify({ type: 'notify', message: 'Claude is waiting', tmux_session: 'main', tmux_window: 1 })
+    await until(() => expect(s.ids()).toEqual([e.id]))
+    process.stderr.write(`event reached the stream in ${(performance.now() - started).toFixed(0)} ms\n`)
+    expect(s.events()[0]).toEqual(e)
+    expect(s.frames.find((f) => f.event === 'message')?.id).toBe(String(e.id))
+    expect(s.status).toBe(200)
+    s.close()
+  })
+
+  it('filters by the device\'s session patterns: work-* never sees main, everyone sees events without a tab', async () => {
+    const all = await addSignedInDevice(harness.home, target.origin, { name: 'all' })
+    const work = await addSignedInDevice(harness.home, target.origin, { name: 'work', sessions: 'work-*' })
+    const a = new Stream(all)
+    const w = new Stream(work)
+    await Promise.all([a.untilReady(), w.untilReady()])
+    const main = await notify({ type: 'notify', message: 'main waits', tmux_session: 'main', tmux_window: 0 })
+    const w1 = await notify({ type: 'stop', message: 'work done', tmux_session: 'work-1', tmux_window: 2 })
+    const main2 = await notify({ type: 'error', message: 'main2', tmux_session: 'main-work-1' })
+    const untabbed = await notify({ type: 'custom', message: 'build done' })
+    await until(() => expect(a.ids()).toEqual([main.id, w1.id, main2.id, untabbed.id]))
+    await until(() => expect(w.ids()).toEqual([w1.id, untabbed.id]))
+    // Replays are filtered the same way.
+    const replay = new Stream(work, `?since=${main.id - 1}`)
+    await replay.untilReady()
+    expect(replay.ids()).toEqual([w1.id, untabbed.id])
+    for (const s of [a, w, replay]) s.close()
+  })
+
+  it('gives a client that reconnects with since each missed event once', async () => {
+    const device = await addSignedInDevice(harness.home, target.origin)
+    const first = new Stream(device)
+    await first.untilReady()
+    const seen = await notify({ type: 'stop', message: 'seen' })
+    await until(() => expect(first.ids()).toEqual([seen.id]))
+    first.close()
+
+    const missed: number[] = []
+    for (let i = 0; i < 3; i++) missed.push((await notify({ type: 'stop', message: `missed ${i}` })).id)
+    const again = new Stream(device, `?since=${seen.id}`)
+    const ready = await again.untilReady()
+    expect(again.ids()).toEqual(missed)
+    expect(ready.last_id).toBe(missed.at(-1))
+    // The frames before ready are exactly the missed ones, and ready comes after them.
+    expect(again.frames.map((f) => f.event)).toEqual(['message', 'message', 'message', 'ready'])
+    const live = await notify({ type: 'stop', message: 'live' })
+    await until(() => expect(again.ids()).toEqual([...missed, live.id]))
+    again.close()
+
+    // An EventSource reconnects with Last-Event-ID instead: the same answer.
+    const viaHeader = new Stream(device, '', { 'last-event-id': String(seen.id) })
+    await viaHeader.untilReady()
+    expect(viaHeader.ids()).toEqual([...missed, live.id])
+    viaHeader.close()
+  })
+
+  it('ends the stream of a device revoked while it is open', async () => {
+    const device = await addSignedInDevice(harness.home, target.origin)
+    const s = new Stream(device)
+    await s.untilReady()
+    const startedAt = performance.now()
+    await changeDevice(harness.home, device.record.id, () => ({ status: 'revoked' }))
+    await until(() => expect(s.ended).toBe(true))
+    process.stderr.write(`revoked stream ended after ${(performance.now() - startedAt).toFixed(0)} ms\n`)
+    await notify({ type: 'stop', message: 'after revoke' })
+    // And it cannot come back.
+    const again = await request(target.port, '/api/events', { headers: { cookie: device.cookie } })
+    expect(again.status).toBe(401)
+  })
+})

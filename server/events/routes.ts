@@ -17,6 +17,8 @@ export const EVENT_STREAM_LIMITS = {
   replayEvents: 1000,
   /** Messages waiting for a slow client; past this the stream ends and the client reconnects with `since`. */
   queuedMessages: 1000,
+  /** Ids a stream remembers having handled, so a replayed or repeated event is not sent twice; the oldest are forgotten. */
+  rememberedIds: 2000,
 } as const
 
 export interface EventRouteDeps {
@@ -131,6 +133,8 @@ export function createEventRoutes(deps: EventRouteDeps): Hono<AppEnv> {
       const deliver = (event: HandoffEvent): void => {
         if (sent.has(event.id) || !stillAllowed()) return
         sent.add(event.id)
+        // A Set iterates in insertion order: the first one is the oldest remembered.
+        if (sent.size > EVENT_STREAM_LIMITS.rememberedIds) sent.delete(sent.values().next().value!)
         if (maySee(event)) send(eventMessage(event))
       }
 

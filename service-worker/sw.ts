@@ -13,8 +13,13 @@ cleanupOutdatedCaches()
 // too. API paths are never answered with the shell.
 registerRoute(new NavigationRoute(createHandlerBoundToURL('index.html'), { denylist: [/^\/api\//] }))
 
-// skipWaiting/clientsClaim are deliberately absent: a new version waits until
-// every tab is closed, so a running terminal never changes code underneath.
+// No automatic skipWaiting/clientsClaim: a new version waits until every tab
+// is closed, so a running terminal never changes code underneath, unless the
+// user taps "Update available" (web/shell/update.ts sends SKIP_WAITING through
+// workbox-window's messageSkipWaiting; every tab then reloads).
+self.addEventListener('message', (event) => {
+  if ((event.data as { type?: unknown } | null)?.type === 'SKIP_WAITING') void self.skipWaiting()
+})
 
 // ---- Web Push (docs/notifications.md#web-push) ----
 
@@ -89,7 +94,7 @@ async function onPush(data: PushMessageData | null): Promise<void> {
   const options: NotificationOptions & { renotify?: boolean } = {
     body: p.body, // shown as text by the system, never as HTML
     tag: p.tag || `type:${p.type}`,
-    data: { url: sameOriginUrl(p.url) ?? '/', id: p.id },
+    data: { url: sameOriginUrl(p.url) ?? `${self.location.origin}/`, id: p.id },
     // No icon or badge yet: the app ships none (add them with the PWA's icons).
     renotify: false,
     // A re-delivered push replaces its own notification without a sound or buzz.
@@ -116,6 +121,10 @@ async function openFromNotification(rawUrl: unknown): Promise<void> {
   }
   await self.clients.openWindow(url)
 }
+
+// The click's navigation, callable from DevTools: Chromium cannot click a
+// system notification in tests, so tests/push-browser.test.ts calls this.
+;(self as unknown as { handoffOpenFromNotification: typeof openFromNotification }).handoffOpenFromNotification = openFromNotification
 
 self.addEventListener('notificationclick', (event) => {
   event.notification.close()

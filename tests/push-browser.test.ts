@@ -1,0 +1,135 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type BrowserContext, type CDPSession, type Page, type Worker } from 'playwright-core'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { startServer } from '../server/index.js'
+import { addSignedInDevice } from './support/device.js'
+import { PrivateTmux } from './support/tmux.js'
+
+// The service worker's side of Web Push in real Chromium. Needs the built web
+// app (`npx vite build`; `npm test` builds first): only production builds
+// register the worker. A push is delivered with the DevTools Protocol
+// (ServiceWorker.deliverPushMessage), as a push service would; headless
+// Chromium cannot subscribe to a real push service, so nothing here does.
+// Chromium cannot click a system notification either: the click test calls
+// the worker's own click navigation (handoffOpenFromNotification) in the
+// worker, which is what its notificationclick listener runs.
+
+const POLL = { timeout: 15_000, interval: 100 }
+
+let tmux: PrivateTmux
+let home: string
+let profile: string
+let server: Awaited<ReturnType<typeof startServer>>
+let context: BrowserContext
+let page: Page
+let cdp: CDPSession
+let registrationId: string
+let worker: Worker
+
+beforeEach(async () => {
+  tmux = new PrivateTmux()
+  tmux.newSession('work')
+  home = await mkdtemp(join(tmpdir(), 'handoff-push-browser-'))
+  profile = await mkdtemp(join(tmpdir(), 'handoff-push-profile-'))
+  server = await startServer({ port: 0, tmuxSocket: tmux.socket, home, log: () => {} })
+  const { token } = await addSignedInDevice(home, server.url)
+  // The Push API needs a persistent profile.
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    viewport: { width: 390, height: 844 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-3d-apis', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+  await context.grantPermissions(['notifications'], { origin: server.url })
+  await context.addCookies([{ name: 'handoff', value: token, domain: 'localhost', path: '/', httpOnly: true, sameSite: 'Strict' }])
+  page = context.pages()[0] ?? (await context.newPage())
+  cdp = await context.newCDPSession(page)
+  const registrations = new Map<string, string>()
+  cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations: list }) => {
+    for (const r of list) if (!r.isDeleted) registrations.set(r.scopeURL, r.registrationId)
+  })
+  await cdp.send('ServiceWorker.enable')
+  await page.goto(server.url)
+  await expect.poll(() => page.evaluate(() => navigator.serviceWorker.getRegistration().then((r) => r?.active?.state ?? null)), POLL).toBe('activated')
+  // The worker does not claim open pages (sw.ts): a reload puts this one under it.
+  await page.reload()
+  await expect.poll(() => page.evaluate(() => navigator.serviceWorker.controller !== null), POLL).toBe(true)
+  await expect.poll(() => registrations.get(`${server.url}/`), POLL).toBeDefined()
+  registrationId = registrations.get(`${server.url}/`) as string
+  await expect.poll(() => context.serviceWorkers().length, POLL).toBeGreaterThan(0)
+  worker = context.serviceWorkers()[0] as Worker
+})
+
+afterEach(async () => {
+  await context?.close()
+  await server?.close()
+  tmux.kill()
+  await rm(home, { recursive: true, force: true })
+  await rm(profile, { recursive: true, force: true })
+})
+
+const push = (payload: Record<string, unknown>) =>
+  cdp.send('ServiceWorker.deliverPushMessage', { origin: server.url, registrationId, data: JSON.stringify(payload) })
+
+const payload = (extra: Record<string, unknown> = {}) => ({
+  id: 5,
+  ts: new Date().toISOString(),
+  type: 'notify',
+  title: 'Claude Code',
+  body: '<b>waiting</b> for you',
+  tag: 'tab:work:0',
+  url: '/t/work/0',
+  ...extra,
+})
+
+const notifications = () =>
+  page.evaluate(async () => {
+    const registration = await navigator.serviceWorker.ready
+    return (await registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data as unknown }))
+  })
+
+describe('service worker push', () => {
+  it('shows a pushed event with the tab as tag and deep link, text as text', async () => {
+    await push(payload())
+    await expect.poll(notifications, POLL).toEqual([
+      { title: 'Claude Code', body: '<b>waiting</b> for you', tag: 'tab:work:0', data: { url: `${server.url}/t/work/0`, id: 5 } },
+    ])
+  })
+
+  it('replaces the tab’s notification with a newer event, and keeps other tabs', async () => {
+    await push(payload())
+    await push(payload({ id: 6, body: 'newer' }))
+    await push(payload({ id: 7, tag: 'type:stop', url: '/', title: 'Finished', body: '' }))
+    await expect.poll(async () => (await notifications()).map((n) => [n.tag, n.body]).sort(), POLL).toEqual([
+      ['tab:work:0', 'newer'],
+      ['type:stop', ''],
+    ])
+  })
+
+  it('drops a stale push, and never opens a link to another origin', async () => {
+    await push(payload({ id: 9, url: 'https://evil.example/phish', tag: 'tab:work:1' }))
+    await push(payload({ id: 8, ts: new Date(Date.now() - 3 * 60 * 60_000).toISOString(), tag: 'tab:work:9' }))
+    await push(payload({ id: 10, tag: 'tab:work:2', url: '/t/work/2' }))
+    await expect.poll(async () => (await notifications()).map((n) => [n.tag, n.data]).sort(), POLL).toEqual([
+      ['tab:work:1', { url: `${server.url}/`, id: 9 }],
+      ['tab:work:2', { url: `${server.url}/t/work/2`, id: 10 }],
+    ])
+  })
+
+  it('a click navigates the open window to the tab', async () => {
+    await worker.evaluate((url) => (self as unknown as { handoffOpenFromNotification(u: string): Promise<void> }).handoffOpenFromNotification(url), `${server.url}/t/work/0`)
+    await page.waitForURL(`${server.url}/t/work/0`, { timeout: POLL.timeout })
+    // Another origin is ignored: the page stays where it is.
+    await worker.evaluate(() => (self as unknown as { handoffOpenFromNotification(u: string): Promise<void> }).handoffOpenFromNotification('https://evil.example/'))
+    expect(page.url()).toBe(`${server.url}/t/work/0`)
+  })
+
+  it('opening the tab in the app clears its notification', async () => {
+    await push(payload({ tag: 'tab:work:0' }))
+    await push(payload({ id: 10, tag: 'tab:work:1', url: '/t/work/1' }))
+    await expect.poll(async () => (await notifications()).length, POLL).toBe(2)
+    await page.goto(`${server.url}/t/work/0`)
+    await expect.poll(async () => (await notifications()).map((n) => n.tag), POLL).toEqual(['tab:work:1'])
+  })
+})

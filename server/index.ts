@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream'
 import { getRequestListener } from '@hono/node-server'
 import { authenticate, createAuthRoutes } from './auth/index.js'
 import { createTerminalServer, type ExitReason, type TerminalServer } from './bridge/index.js'
+import { createEventRoutes, startEventPipeline } from './events/index.js'
 import { decide, type DenyCode } from './gate/index.js'
 import { authorize, grantOf } from './http/access.js'
 import { createApp, type AppEnv } from './http/app.js'
@@ -97,6 +98,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const audience = audienceFor(serving.hostnames, serving.port, serving.scheme)
   const now = () => Date.now()
+  const events = await startEventPipeline(home, { log })
   const auth = {
     home,
     rpID: serving.rpID,
@@ -131,11 +133,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     home,
     identify: signedIn,
     peerOf: serving.peerOf,
-    authRoutes: createAuthRoutes<AppEnv>({
-      ...auth,
-      peerAddress: (c) => c.env.incoming.socket.remoteAddress ?? 'unknown',
-      peerTailnet: (c) => c.get('peer'),
-    }),
+    routes: [
+      createAuthRoutes<AppEnv>({
+        ...auth,
+        peerAddress: (c) => c.env.incoming.socket.remoteAddress ?? 'unknown',
+        peerTailnet: (c) => c.get('peer'),
+      }),
+      createEventRoutes({ pipeline: events, home, now }),
+    ],
     now,
     webRoot: options.webRoot ?? WEB_ROOT,
     version: VERSION,
@@ -195,6 +200,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       (closing ??= (async () => {
         stopWatchingDevices()
         terminals?.close()
+        await events.stop()
         await serving.close()
         await removeFile(recordPath)
       })()),

@@ -122,7 +122,8 @@ describe('live terminals follow the device', () => {
     const started = Date.now()
     await changeDevice(h.home, phone.record.id, () => ({ status: 'revoked' }))
     expect(await c.closed).toEqual({ code: 4403, reason: 'DEVICE_REVOKED' })
-    expect(Date.now() - started).toBeLessThan(1_000)
+    // Within a second by design (the devices file is watched); slack for a loaded CI machine.
+    expect(Date.now() - started).toBeLessThan(3_000)
     expect(errorCode(await get('/api/sessions', phone.cookie))).toBe('NOT_SIGNED_IN')
   })
 

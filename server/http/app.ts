@@ -33,8 +33,8 @@ export interface AppDeps {
   identify: (cookieHeader: string | undefined, peer: Peer) => Promise<DeviceRecord | null>
   /** Who the peer is on the network (tailnet node where known). */
   peerOf: (address: string | null) => Promise<Peer>
-  /** Pairing and sign-in routes, mounted as they are. */
-  authRoutes: Hono<AppEnv>
+  /** Sub-apps that own their own /api paths (pairing and sign-in, the event stream, Web Push), mounted as they are. */
+  routes: Hono<AppEnv>[]
   now: () => number
   /** The built web app (vite's output). */
   webRoot: string
@@ -122,7 +122,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.get('/api/health', (c) => c.json({ ok: true, version: deps.version }))
 
-  app.route('/', deps.authRoutes)
+  for (const routes of deps.routes) app.route('/', routes)
 
   app.get('/api/me', (c) => {
     const device = c.get('device')

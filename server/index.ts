@@ -5,10 +5,9 @@ import { getRequestListener } from '@hono/node-server'
 import { authenticate, createAuthRoutes } from './auth/index.js'
 import { createTerminalServer, type ExitReason, type TerminalServer } from './bridge/index.js'
 import { createEventRoutes, startEventPipeline } from './events/index.js'
+import { createPushRoutes, loadVapidKeys, pruneSubscriptions, startPushSender, vapidSubject } from './events/push/index.js'
 import { decide, type DenyCode } from './gate/index.js'
-import { authorize, grantOf } from './http/access.js'
-import { createApp, type AppEnv } from './http/app.js'
-import { audienceFor, checkHost, checkOrigin } from './http/guards.js'
+import { audienceFor, authorize, checkHost, checkOrigin, createApp, grantOf, type AppEnv } from './http/index.js'
 import { startServing, type Peer } from './net/serving.js'
 import { VERSION, WEB_ROOT } from './paths.js'
 import { appendAudit, ensureHome, readDevices, removeFile, updateDevices, watchDevices, writeFileAtomic, type DeviceRecord } from './store/index.js'
@@ -99,6 +98,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const audience = audienceFor(serving.hostnames, serving.port, serving.scheme)
   const now = () => Date.now()
   const events = await startEventPipeline(home, { log })
+  const vapid = await loadVapidKeys(home)
+  // Pushes skip a device that is looking at the event's tab right now.
+  const push = startPushSender({
+    home,
+    vapid,
+    subject: vapidSubject(serving.origin),
+    subscribe: events.subscribe,
+    viewers: () => terminals?.viewers() ?? [],
+    log,
+  })
   const auth = {
     home,
     rpID: serving.rpID,
@@ -140,6 +149,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         peerTailnet: (c) => c.get('peer'),
       }),
       createEventRoutes({ pipeline: events, home, now }),
+      createPushRoutes({ home, publicKey: vapid.publicKey, sender: push, now }),
     ],
     now,
     webRoot: options.webRoot ?? WEB_ROOT,
@@ -177,8 +187,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     watchIntervalMs: options.watchIntervalMs,
     log,
   })
-  // A revoked or narrowed device loses its terminals within a second, whoever changed it.
-  const stopWatchingDevices = watchDevices(home, () => void terminals?.recheck())
+  // A revoked or narrowed device loses its terminals within a second, whoever changed it, and a revoked one its pushes.
+  const stopWatchingDevices = watchDevices(home, () => {
+    void terminals?.recheck()
+    void readDevices(home)
+      .then((devices) => pruneSubscriptions(home, devices))
+      .catch((err: unknown) => log(`push: ${err instanceof Error ? err.message : String(err)}`))
+  })
 
   const record: ServerRecord = {
     pid: process.pid,
@@ -200,6 +215,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       (closing ??= (async () => {
         stopWatchingDevices()
         terminals?.close()
+        push.stop()
         await events.stop()
         await serving.close()
         await removeFile(recordPath)

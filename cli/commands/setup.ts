@@ -97,15 +97,17 @@ async function writeIfChanged(path: string, content: string): Promise<boolean> {
 async function homeStep(home: string): Promise<SetupStep> {
   const { ensureHome } = await import('../../server/store/index.js')
   const { loadTokenKey, tokenKeyPath } = await import('../../server/auth/index.js')
+  const { loadVapidKeys, vapidPath } = await import('../../server/events/push/index.js')
   const before = await stat(home).catch(() => undefined)
-  const keyBefore = await stat(tokenKeyPath(home)).catch(() => undefined)
+  const keysBefore = (await stat(tokenKeyPath(home)).catch(() => undefined)) && (await stat(vapidPath(home)).catch(() => undefined))
   await ensureHome(home)
-  // The session-token signing key: created once (0600), never replaced.
+  // The session-token signing key and the Web Push (VAPID) keys: created once (0600), never replaced.
   await loadTokenKey(home)
-  const key = keyBefore ? '' : ' and its token signing key (0600)'
+  await loadVapidKeys(home)
+  const key = keysBefore ? '' : ' and its keys (token signing, Web Push; 0600)'
   if (!before) return { step: 'home', status: 'changed', detail: `created ${home} (0700)${key}` }
   if ((before.mode & 0o077) !== 0) return { step: 'home', status: 'changed', detail: `${home} was readable by others; now 0700${key}` }
-  if (!keyBefore) return { step: 'home', status: 'changed', detail: `${home} (0700): created its token signing key (0600)` }
+  if (!keysBefore) return { step: 'home', status: 'changed', detail: `${home} (0700): created its keys (token signing, Web Push; 0600)` }
   return { step: 'home', status: 'ok', detail: `${home} (0700)` }
 }
 

@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { parse, serialize } from 'hono/utils/cookie'
 import * as v from 'valibot'
 import { HandoffError } from '../errors.js'
+import { jsonBody } from '../http/index.js'
 import { readDevices, type DeviceRecord } from '../store/index.js'
 import { ChallengeStore } from './challenges.js'
 import { tokenKeyFor } from './keys.js'
@@ -55,21 +56,6 @@ const PairVerifyBody = v.strictObject({
 const EmptyBody = v.strictObject({})
 const AuthVerifyBody = v.strictObject({ response: AuthenticationResponseSchema })
 
-/** Reads and validates a JSON body; every malformation is one BAD_REQUEST saying what was wrong. */
-async function jsonBody<S extends v.GenericSchema>(req: Request, schema: S): Promise<v.InferOutput<S>> {
-  let raw: unknown
-  try {
-    const text = await req.text()
-    raw = text.trim() === '' ? {} : JSON.parse(text)
-  } catch {
-    throw new HandoffError('BAD_REQUEST', 400, 'the request body is not valid JSON')
-  }
-  const parsed = v.safeParse(schema, raw)
-  if (parsed.success) return parsed.output
-  const issue = parsed.issues[0]
-  const path = v.getDotPath(issue)
-  throw new HandoffError('BAD_REQUEST', 400, `invalid request body: ${path ? `"${path}": ` : ''}${issue.message}`)
-}
 
 const deviceJson = (d: DeviceRecord) => ({ id: d.id, name: d.name, sessions: d.sessions, readOnly: d.readOnly, expiresAt: d.expiresAt })
 

@@ -11,6 +11,7 @@ import { deviceState, visibleSessions, type Action } from '../gate/index.js'
 import { updateDevices, type DeviceRecord } from '../store/index.js'
 import { checkNewName, parseWindowIndex, type Session, type Tmux, type Window } from '../tmux/index.js'
 import { authorize, grantOf, type Allowed, type Peer } from './access.js'
+import { jsonBody } from './body.js'
 import { requireHost, requireOriginOnWrites, type Audience } from './guards.js'
 
 export const HTTP_LIMITS = {
@@ -60,21 +61,6 @@ const windowJson = (w: Window) => ({
 const NewSessionBody = v.strictObject({ name: v.string() })
 const NewWindowBody = v.strictObject({ name: v.optional(v.string()) })
 
-/** Reads and validates a JSON body, turning every malformation into one BAD_REQUEST that says what was wrong. */
-async function jsonBody<S extends v.GenericSchema>(req: Request, schema: S): Promise<v.InferOutput<S>> {
-  let raw: unknown
-  try {
-    const text = await req.text()
-    raw = text.trim() === '' ? {} : JSON.parse(text)
-  } catch {
-    throw new HandoffError('BAD_REQUEST', 400, 'the request body is not valid JSON')
-  }
-  const parsed = v.safeParse(schema, raw)
-  if (parsed.success) return parsed.output
-  const issue = parsed.issues[0]
-  const path = v.getDotPath(issue)
-  throw new HandoffError('BAD_REQUEST', 400, `invalid request body: ${path ? `"${path}": ` : ''}${issue.message}`)
-}
 
 const CSP = {
   defaultSrc: ["'self'"],

@@ -2,8 +2,7 @@ import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import * as v from 'valibot'
 import { HandoffError } from '../../errors.js'
-import { authorize } from '../../http/access.js'
-import type { AppEnv } from '../../http/app.js'
+import { authorize, jsonBody, type AppEnv } from '../../http/index.js'
 import { PUSH_LIMITS } from './limits.js'
 import type { PushSender } from './sender.js'
 import { checkSubscription, readSubscriptions, removeSubscription, saveSubscription } from './subscriptions.js'
@@ -27,21 +26,8 @@ const SubscribeBody = v.strictObject({
   private: v.optional(v.boolean()),
 })
 const UnsubscribeBody = v.strictObject({ endpoint: v.string() })
+const BAD_SUBSCRIPTION = { code: 'BAD_SUBSCRIPTION', what: 'subscription' } as const
 
-async function jsonBody<S extends v.GenericSchema>(req: Request, schema: S): Promise<v.InferOutput<S>> {
-  let raw: unknown
-  try {
-    const text = await req.text()
-    raw = text.trim() === '' ? {} : JSON.parse(text)
-  } catch {
-    throw new HandoffError('BAD_SUBSCRIPTION', 400, 'the request body is not valid JSON')
-  }
-  const parsed = v.safeParse(schema, raw)
-  if (parsed.success) return parsed.output
-  const issue = parsed.issues[0]
-  const path = v.getDotPath(issue)
-  throw new HandoffError('BAD_SUBSCRIPTION', 400, `invalid subscription: ${path ? `"${path}": ` : ''}${issue.message}`)
-}
 
 /**
  * The Web Push endpoints, with full paths, to mount at `/` inside the app
@@ -79,7 +65,7 @@ export function createPushRoutes(deps: PushRouteDeps): Hono<AppEnv> {
   })
 
   app.post('/api/push/subscription', async (c) => {
-    const body = await jsonBody(c.req.raw, SubscribeBody)
+    const body = await jsonBody(c.req.raw, SubscribeBody, BAD_SUBSCRIPTION)
     const { deviceId } = await allow(c)
     const sub = checkSubscription(deviceId, body, deps.now(), policy)
     await saveSubscription(deps.home, sub)
@@ -87,7 +73,7 @@ export function createPushRoutes(deps: PushRouteDeps): Hono<AppEnv> {
   })
 
   app.delete('/api/push/subscription', async (c) => {
-    const { endpoint } = await jsonBody(c.req.raw, UnsubscribeBody)
+    const { endpoint } = await jsonBody(c.req.raw, UnsubscribeBody, BAD_SUBSCRIPTION)
     const { deviceId } = await allow(c)
     await removeSubscription(deps.home, deviceId, endpoint)
     return c.body(null, 204)

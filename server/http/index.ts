@@ -1,0 +1,7 @@
+export { createApp, HTTP_LIMITS, HISTORY_LIMITS } from './app.js'
+export type { AppDeps, AppEnv } from './app.js'
+export { authorize, grantOf } from './access.js'
+export type { Allowed, Peer } from './access.js'
+export { jsonBody } from './body.js'
+export { audienceFor, checkHost, checkOrigin, requireHost, requireOriginOnWrites } from './guards.js'
+export type { Audience } from './guards.js'

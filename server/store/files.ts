@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises'
+import { chmod, link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { HandoffError } from '../errors.js'
 
 /** `HANDOFF_HOME`, or `~/.handoff`: every file Handoff writes lives here. */
@@ -66,3 +66,42 @@ export async function readJsonFile(path: string): Promise<unknown> {
 }
 
 export const removeFile = (path: string): Promise<void> => rm(path, { force: true })
+
+/**
+ * A secret made once and never replaced (a signing key): returns `parse` of
+ * the file's text, creating it 0600 with `make()` when missing. Two processes
+ * creating it at once agree on one: it is written whole under a temporary name
+ * and hard-linked into place, and link() fails where rename() would overwrite.
+ * A loosened mode is tightened back to 0600 on every read.
+ */
+export async function loadSecretFile<T>(path: string, make: () => string, parse: (text: string) => T): Promise<T> {
+  let text = await readSecret(path)
+  if (text === undefined) {
+    await ensureHome(dirname(path))
+    const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.new`)
+    try {
+      await writeFileAtomic(tmp, make())
+      await link(tmp, path).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err
+      })
+    } finally {
+      await rm(tmp, { force: true })
+    }
+    text = await readSecret(path)
+    if (text === undefined) throw new HandoffError('BAD_CONFIG', 500, `${path} disappeared while it was being created; run the command again`)
+  }
+  return parse(text)
+}
+
+async function readSecret(path: string): Promise<string | undefined> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+  const { mode } = await stat(path)
+  if ((mode & 0o077) !== 0) await chmod(path, 0o600)
+  return text
+}

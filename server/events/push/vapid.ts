@@ -1,9 +1,8 @@
 import { createECDH, randomBytes } from 'node:crypto'
-import { chmod, link, readFile, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as v from 'valibot'
 import { HandoffError } from '../../errors.js'
-import { ensureHome, writeFileAtomic } from '../../store/index.js'
+import { loadSecretFile } from '../../store/index.js'
 
 export const VAPID_FILE = 'vapid.json'
 export const vapidPath = (home: string): string => join(home, VAPID_FILE)
@@ -59,57 +58,30 @@ function newKeys(): v.InferOutput<typeof VapidFileSchema> {
  */
 export async function loadVapidKeys(home: string): Promise<VapidKeys> {
   const path = vapidPath(home)
-  const existing = await readKeys(path)
-  if (existing) return existing
-  await ensureHome(home)
-  // Written whole under a temporary name, then hard-linked into place: link() fails if the file exists.
-  const tmp = join(home, `.${VAPID_FILE}.${randomBytes(6).toString('hex')}.new`)
-  try {
-    await writeFileAtomic(tmp, `${JSON.stringify(newKeys(), null, 2)}\n`)
-    await link(tmp, path).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err
-    })
-  } finally {
-    await rm(tmp, { force: true })
-  }
-  const created = await readKeys(path)
-  if (!created) throw new HandoffError('BAD_CONFIG', 500, `${path} disappeared while it was being created; run the command again`)
-  return created
-}
-
-async function readKeys(path: string): Promise<VapidKeys | undefined> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
-  }
-  const bad = (problem: string) =>
-    new HandoffError(
-      'BAD_CONFIG',
-      500,
-      `${path} is not a Handoff VAPID key file (${problem}). Fix it, or remove it to make new keys; ` +
-        'every phone will then have to turn notifications on again',
-    )
-  let raw: unknown
-  try {
-    raw = JSON.parse(text)
-  } catch {
-    throw bad('not JSON')
-  }
-  const parsed = v.safeParse(VapidFileSchema, raw)
-  if (!parsed.success) {
-    const issue = parsed.issues[0]
-    const at = v.getDotPath(issue)
-    throw bad(`${at ? `${at}: ` : ''}${issue.message}`)
-  }
-  const { publicKey, privateKey, topicKey } = parsed.output
-  if (!keysMatch(publicKey, privateKey)) throw bad('the public key does not belong to the private key')
-  // The private key signs pushes to every phone: keep it owner-only even if someone loosened it.
-  const { mode } = await stat(path)
-  if ((mode & 0o077) !== 0) await chmod(path, 0o600)
-  return { publicKey, privateKey, topicKey }
+  return loadSecretFile(path, () => `${JSON.stringify(newKeys(), null, 2)}\n`, (text) => {
+    const bad = (problem: string) =>
+      new HandoffError(
+        'BAD_CONFIG',
+        500,
+        `${path} is not a Handoff VAPID key file (${problem}). Fix it, or remove it to make new keys; ` +
+          'every phone will then have to turn notifications on again',
+      )
+    let raw: unknown
+    try {
+      raw = JSON.parse(text)
+    } catch {
+      throw bad('not JSON')
+    }
+    const parsed = v.safeParse(VapidFileSchema, raw)
+    if (!parsed.success) {
+      const issue = parsed.issues[0]
+      const at = v.getDotPath(issue)
+      throw bad(`${at ? `${at}: ` : ''}${issue.message}`)
+    }
+    const { publicKey, privateKey, topicKey } = parsed.output
+    if (!keysMatch(publicKey, privateKey)) throw bad('the public key does not belong to the private key')
+    return { publicKey, privateKey, topicKey }
+  })
 }
 
 function keysMatch(publicKey: string, privateKey: string): boolean {

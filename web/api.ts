@@ -91,6 +91,18 @@ export const listWindows = (session: string): Promise<TmuxWindow[]> =>
 export const createSession = (name: string): Promise<Session> =>
   request<Session>('POST', '/api/sessions', { name })
 
+/** Opens a new window at the end of a session (`name` empty: tmux names it after its command). */
+export const createWindow = (session: string): Promise<TmuxWindow> =>
+  request<TmuxWindow>('POST', `/api/sessions/${encodeURIComponent(session)}/windows`, {})
+
+/** Ends a session and everything running in it. */
+export const killSession = (session: string): Promise<void> =>
+  request<void>('DELETE', `/api/sessions/${encodeURIComponent(session)}`)
+
+/** Ends one window and everything running in it. */
+export const killWindow = (session: string, index: number): Promise<void> =>
+  request<void>('DELETE', `/api/sessions/${encodeURIComponent(session)}/windows/${index}`)
+
 /** The signed-in device; rejects with `NOT_SIGNED_IN` (not reported to `onAccessLost`: asking is how we find out). */
 export const me = (): Promise<Device> =>
   request<{ device: Device }>('GET', '/api/me', undefined, { quiet: true }).then((r) => r.device)
@@ -124,7 +136,7 @@ export const pairingStatus = (secret: string): Promise<PairingState> =>
   request<{ state: PairingState }>('POST', '/api/pair/status', { secret }, { quiet: true }).then((r) => r.state)
 
 async function request<T>(
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'DELETE',
   path: string,
   body?: unknown,
   options: { quiet?: boolean } = {},

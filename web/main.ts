@@ -1,4 +1,3 @@
-import '@xterm/xterm/css/xterm.css'
 import './style.css'
 import { Workbox } from 'workbox-window'
 import { ApiError, me, onAccessLost, signOut, type Device } from './api.js'
@@ -6,14 +5,17 @@ import { mountExpiredScreen, mountProblemScreen, mountSignInScreen } from './aut
 import type { Disposable } from './lifetime.js'
 import { mountPairScreen, takePairingSecret } from './pair-view.js'
 import { mountSessionsScreen } from './sessions-view.js'
-import { mountTerminalScreen } from './terminal-view.js'
+import { mountTerminalLazily } from './shell/lazy-terminal.js'
+import { installResumeLock } from './shell/lock.js'
+import { forgetLastKnown, isUnreachable, mountOfflineScreen } from './shell/offline.js'
+import { offerUpdates } from './shell/update.js'
 import { parseRoute, pathOf, type Route } from './route.js'
 
 const app = document.getElementById('app')
 if (!app) throw new Error('index.html has no #app element')
 const root: HTMLElement = app
 
-type ScreenKind = 'app' | 'pair' | 'signin' | 'expired' | 'problem'
+type ScreenKind = 'app' | 'pair' | 'signin' | 'expired' | 'problem' | 'offline'
 
 /** The screen on display; replaced (and disposed) on every navigation. */
 let screen: Disposable | undefined
@@ -39,7 +41,8 @@ function show(route: Route, notice?: string): void {
     replace(
       'app',
       () =>
-        mountTerminalScreen(root, { session: route.session, window: route.window }, current, {
+        // xterm.js loads only now, from its own chunk: the sessions list stays small.
+        mountTerminalLazily(root, { session: route.session, window: route.window }, current, {
           back: () => navigate({ screen: 'sessions' }),
           ended: (message) => navigate({ screen: 'sessions' }, message),
           // Revoked, or the grant changed: ask the server what is left (sign-in, or the list).
@@ -81,6 +84,8 @@ async function checkAccess(notice?: string, refusedAsExpired = false): Promise<v
     if (current !== checks) return
     device = undefined
     if (error instanceof ApiError && error.code === 'NOT_SIGNED_IN') return showSignIn(notice)
+    // The computer is off or out of reach: the last known sessions and a retry, not an error page.
+    if (isUnreachable(error)) return showOffline(notice)
     const message = error instanceof Error ? error.message : String(error)
     replace('problem', () => mountProblemScreen(root, message, () => void checkAccess(notice)))
     return
@@ -91,6 +96,24 @@ async function checkAccess(notice?: string, refusedAsExpired = false): Promise<v
   // moment too early, or the two would send the phone back and forth.
   if (answer.state === 'soft-expired' || refusedAsExpired) return showExpired(answer)
   show(parseRoute(location.pathname), notice)
+}
+
+function showOffline(notice?: string): void {
+  if (showing === 'offline') return
+  replace('offline', () =>
+    mountOfflineScreen(root, {
+      check: async () => {
+        try {
+          await me()
+        } catch (error) {
+          // Still unreachable: keep retrying. Anything else is an answer checkAccess handles.
+          if (isUnreachable(error)) return false
+        }
+        void checkAccess(notice)
+        return true
+      },
+    }),
+  )
 }
 
 function showSignIn(notice?: string): void {
@@ -136,6 +159,7 @@ async function leave(): Promise<void> {
     replace('problem', () => mountProblemScreen(root, message, () => void leave()))
     return
   }
+  forgetLastKnown()
   history.replaceState(null, '', '/')
   showSignIn('Signed out.')
 }
@@ -161,6 +185,9 @@ addEventListener('hashchange', () => {
   if (location.hash && parseRoute(location.pathname).screen === 'pair') showPair()
 })
 
+// Before any screen: after long enough in the background, the passkey first.
+installResumeLock(root)
+
 // Read the pairing secret before anything else can see the address bar.
 if (parseRoute(location.pathname).screen === 'pair') showPair()
 else void checkAccess()
@@ -168,5 +195,7 @@ else void checkAccess()
 // Only production builds have a service worker (vite-plugin-pwa builds it
 // into dist/web/sw.js); in dev it would cache modules Vite serves live.
 if (import.meta.env.PROD && 'serviceWorker' in navigator) {
-  void new Workbox('/sw.js').register()
+  const wb = new Workbox('/sw.js')
+  offerUpdates(wb)
+  void wb.register()
 }

@@ -4,7 +4,7 @@ import { codesEqual, hashPairingSecret, newPairingSecret, pairingCode, UNNAMED_D
 import { resolveConfig } from '../../server/config.js'
 import { HandoffError } from '../../server/errors.js'
 import { formatSessionPatterns, parseSessionPatterns } from '../../server/gate/index.js'
-import { newDeviceId, readDevices, sanitizeDeviceName, updateDevices, type DeviceRecord } from '../../server/store/index.js'
+import { newDevice, newDeviceId, readDevices, sanitizeDeviceName, updateDevices, type DeviceRecord } from '../../server/store/index.js'
 import { Tmux } from '../../server/tmux/index.js'
 import { describeExpiry, parseExpiry, parseSessionsFlag } from '../grant-flags.js'
 import type { CommonFlags } from '../main.js'
@@ -107,25 +107,20 @@ export async function pair(flags: PairFlags): Promise<void> {
   const id = newDeviceId()
   await updateDevices(config.home, (devices) => [
     ...devices,
-    {
-      id,
-      name: name ?? UNNAMED_DEVICE,
-      status: 'pending',
-      sessions,
-      readOnly,
-      createdAt: now,
-      expiresAt: expiry === null ? null : now + expiry,
-      lastSeenAt: null,
-      renewalRequestedAt: null,
-      credential: null,
-      tailnetUser: null,
-      tailnetNode: null,
-      generation: 0,
-      suspect: false,
-      nameFromUser: name !== null,
-      sameNodeOnly: flags.sameNode === true,
-      pairing: { secretHash: hashPairingSecret(secret), expiresAt, state: 'waiting', challenge: null },
-    },
+    newDevice(
+      {
+        id,
+        name: name ?? UNNAMED_DEVICE,
+        status: 'pending',
+        sessions,
+        readOnly,
+        expiresAt: expiry === null ? null : now + expiry,
+        nameFromUser: name !== null,
+        sameNodeOnly: flags.sameNode === true,
+        pairing: { secretHash: hashPairingSecret(secret), expiresAt, state: 'waiting', challenge: null },
+      },
+      now,
+    ),
   ])
 
   // Ctrl-C, a wrong code three times, a burned link or the timeout all leave nothing behind.

@@ -59,6 +59,26 @@ export const devicesPath = (home: string): string => join(home, DEVICES_FILE)
 /** A new device id: 16 random bytes, base64url (22 characters). */
 export const newDeviceId = (): string => randomBytes(16).toString('base64url')
 
+/** A new device record: the grant given, over the defaults of a device never yet paired, seen or changed. */
+export function newDevice(
+  grant: Pick<DeviceRecord, 'name' | 'status' | 'sessions' | 'readOnly' | 'expiresAt'> & Partial<DeviceRecord>,
+  now: number = Date.now(),
+): DeviceRecord {
+  return {
+    id: newDeviceId(),
+    createdAt: now,
+    lastSeenAt: null,
+    renewalRequestedAt: null,
+    credential: null,
+    tailnetUser: null,
+    tailnetNode: null,
+    generation: 0,
+    suspect: false,
+    pairing: null,
+    ...grant,
+  }
+}
+
 // Control characters (C0, DEL, C1), line and paragraph separators, and the
 // bidirectional overrides that make a name display as something it is not.
 const UNSAFE_CHARS = /[\p{Cc}\p{Zl}\p{Zp}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/gu

@@ -6,6 +6,7 @@ export {
   DEVICES_FILE,
   devicesPath,
   findDeviceByName,
+  newDevice,
   newDeviceId,
   readDevices,
   sanitizeDeviceName,

@@ -1,5 +1,5 @@
 import { issueToken, loadTokenKey } from '../../server/auth/index.js'
-import { newDeviceId, updateDevices, type DeviceRecord } from '../../server/store/index.js'
+import { newDevice, updateDevices, type DeviceRecord } from '../../server/store/index.js'
 
 export interface TestDevice {
   record: DeviceRecord
@@ -20,23 +20,14 @@ export async function addSignedInDevice(
   grant: Partial<Pick<DeviceRecord, 'name' | 'sessions' | 'readOnly' | 'expiresAt'>> = {},
 ): Promise<TestDevice> {
   const now = Date.now()
-  const record: DeviceRecord = {
-    id: newDeviceId(),
+  const record = newDevice({
     name: grant.name ?? 'test phone',
     status: 'active',
     sessions: grant.sessions ?? '*',
     readOnly: grant.readOnly ?? false,
-    createdAt: now,
     expiresAt: grant.expiresAt === undefined ? now + 24 * 60 * 60_000 : grant.expiresAt,
-    lastSeenAt: null,
-    renewalRequestedAt: null,
-    credential: null,
-    tailnetUser: null,
-    tailnetNode: null,
     generation: 1,
-    suspect: false,
-    pairing: null,
-  }
+  })
   await updateDevices(home, (devices) => [...devices, record])
   const token = await issueToken(await loadTokenKey(home), { deviceId: record.id, generation: record.generation, audience: origin })
   return { record, token, cookie: `handoff=${token}` }

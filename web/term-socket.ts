@@ -30,6 +30,21 @@ export interface TermSocketHandlers {
   accessEnded(message: string): void
 }
 
+/** How the terminal is sized (docs/protocol.md#terminal-websocket): `fit` resizes the window, `desktop` never does. */
+export type SizePolicy = 'fit' | 'desktop'
+
+export interface TermSocketOptions {
+  /** Read at every (re)connect; default `fit`. */
+  sizePolicy?(): SizePolicy
+}
+
+/**
+ * A socket that was open while the page was hidden this long may be dead
+ * without knowing it (a phone's radio sleeps, NAT forgets): on return it is
+ * replaced at once rather than waiting for the server's 20 s heartbeat.
+ */
+export const STALE_AFTER_HIDDEN_MS = 5_000
+
 /** Reconnect delays start here and double per failed attempt… */
 export const RECONNECT_MIN_DELAY_MS = 250
 /** …up to this. */
@@ -59,19 +74,40 @@ export class TermSocket implements Disposable {
   private everConnected = false
   private retry: Disposable | undefined
   private readonly encoder = new TextEncoder()
+  private hiddenAt: number | undefined
 
   constructor(
     private readonly target: TerminalTarget,
     private readonly handlers: TermSocketHandlers,
+    private readonly options: TermSocketOptions = {},
   ) {
     this.store.defer(() => this.connection?.dispose())
-    // A phone waking up or regaining signal should not wait out the backoff.
-    this.store.listen(window, 'online', () => this.retryNow())
+    // A phone waking up or regaining signal should not wait out the backoff;
+    // a new network also means the old socket's path is likely gone.
+    this.store.listen(window, 'online', () => this.retryNow(true))
     this.store.listen(document, 'visibilitychange', () => {
       // The server sends no push for a tab the phone is looking at (docs/protocol.md).
       this.sendVisibility()
-      if (document.visibilityState === 'visible') this.retryNow()
+      if (document.visibilityState === 'hidden') {
+        this.hiddenAt = Date.now()
+        return
+      }
+      const hiddenFor = this.hiddenAt === undefined ? 0 : Date.now() - this.hiddenAt
+      this.hiddenAt = undefined
+      this.retryNow(hiddenFor >= STALE_AFTER_HIDDEN_MS)
     })
+    this.connect()
+  }
+
+  /**
+   * Replaces the socket with a new one now (the menu's Reconnect, a changed
+   * size policy). The new socket gets a full redraw, after `reconnected()`.
+   */
+  reconnect(): void {
+    if (this.store.isDisposed) return
+    this.retry?.dispose()
+    this.retry = undefined
+    this.connection?.dispose()
     this.connect()
   }
 
@@ -82,6 +118,8 @@ export class TermSocket implements Disposable {
   }
 
   resize(cols: number, rows: number): void {
+    // At desktop size the server sizes the client from the window itself.
+    if (this.sizePolicy() === 'desktop') return
     this.sendIfLive(JSON.stringify({ type: 'resize', cols, rows }))
   }
 
@@ -95,7 +133,7 @@ export class TermSocket implements Disposable {
     this.handlers.state('connecting')
 
     const requestedSize = this.handlers.size()
-    const socket = new WebSocket(socketUrl(this.target, requestedSize))
+    const socket = new WebSocket(socketUrl(this.target, requestedSize, this.sizePolicy()))
     socket.binaryType = 'arraybuffer'
     this.socket = socket
     connection.defer(() => {
@@ -184,11 +222,20 @@ export class TermSocket implements Disposable {
     }, delay)
   }
 
-  private retryNow(): void {
-    if (!this.retry) return
-    this.retry.dispose()
-    this.retry = undefined
-    this.connect()
+  /** Connects now if a retry is waiting; with `evenIfOpen`, also replaces an open socket that may be dead. */
+  private retryNow(evenIfOpen = false): void {
+    if (this.store.isDisposed) return
+    if (this.retry) {
+      this.retry.dispose()
+      this.retry = undefined
+      this.connect()
+    } else if (evenIfOpen && this.socket?.readyState === WebSocket.OPEN) {
+      this.reconnect()
+    }
+  }
+
+  private sizePolicy(): SizePolicy {
+    return this.options.sizePolicy?.() ?? 'fit'
   }
 
   private sendVisibility(): void {
@@ -204,10 +251,10 @@ export class TermSocket implements Disposable {
   }
 }
 
-function socketUrl(target: TerminalTarget, size: { cols: number; rows: number }): string {
+function socketUrl(target: TerminalTarget, size: { cols: number; rows: number }, policy: SizePolicy): string {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:'
   const path = `/api/term/${encodeURIComponent(target.session)}/${target.window}`
-  return `${scheme}//${location.host}${path}?cols=${size.cols}&rows=${size.rows}`
+  return `${scheme}//${location.host}${path}?cols=${size.cols}&rows=${size.rows}&size=${policy}`
 }
 
 function parseServerFrame(text: string): ServerFrame | undefined {

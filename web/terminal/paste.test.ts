@@ -35,3 +35,14 @@ describe('parsePrefs', () => {
     expect(parsePrefs('{"sizePolicy": "desktop", "historyLines": 50001}', defaults)).toEqual({ ...defaults, sizePolicy: 'desktop' })
   })
 })
+
+describe('safeLinkUrl', () => {
+  it('opens only absolute http(s) URLs', async () => {
+    const { safeLinkUrl } = await import('./links.js')
+    expect(safeLinkUrl('https://example.com/a?b')).toBe('https://example.com/a?b')
+    expect(safeLinkUrl('http://localhost:8080')).toBe('http://localhost:8080/')
+    for (const bad of ['javascript:alert(1)', 'JAVASCRIPT:alert(1)', 'file:///etc/passwd', 'data:text/html,x', 'vscode://x', '/relative', 'example.com']) {
+      expect(safeLinkUrl(bad), bad).toBeUndefined()
+    }
+  })
+})

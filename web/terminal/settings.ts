@@ -3,7 +3,9 @@
  * device): font size, resize policy, how much history fills the scrollback.
  */
 
-export type SizePolicy = 'fit' | 'desktop'
+import type { SizePolicy } from '../term-socket.js'
+
+export type { SizePolicy }
 
 export interface TerminalPrefs {
   fontSize: number

@@ -53,9 +53,9 @@ function parseLines(raw: string | undefined): number {
 }
 
 const sessionJson = (s: Session) => ({ name: s.name, windows: s.windows, attached: s.attached, activity: s.activity })
-const windowJson = (w: Window) => ({
+const windowJson = (session: Session) => (w: Window) => ({
   index: w.index, name: w.name, active: w.active, title: w.title, command: w.command, path: w.path, activity: w.activity,
-  width: w.width, height: w.height,
+  width: w.width, height: w.height, statusLines: session.statusLines,
 })
 
 const NewSessionBody = v.strictObject({ name: v.string() })
@@ -156,14 +156,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.get('/api/sessions/:session/windows', async (c) => {
     await allow(c, 'windows', c.req.param('session'))
     const session = await tmux.findSession(c.req.param('session'))
-    return c.json((await tmux.listWindows(session)).map(windowJson))
+    return c.json((await tmux.listWindows(session)).map(windowJson(session)))
   })
 
   app.post('/api/sessions/:session/windows', async (c) => {
     const { name } = await jsonBody(c.req.raw, NewWindowBody)
     await allow(c, 'create-window', c.req.param('session'))
     const session = await tmux.findSession(c.req.param('session'))
-    return c.json(windowJson(await tmux.createWindow(session, name)), 201)
+    return c.json(windowJson(session)(await tmux.createWindow(session, name)), 201)
   })
 
   // The pane's history as text: the terminal fills its scrollback with it, reader mode shows it all.

@@ -24,6 +24,10 @@ export interface TmuxWindow {
   command: string
   path: string
   activity: number
+  /** The window's size in cells, and the rows the session's status line takes (docs/protocol.md). */
+  width: number
+  height: number
+  statusLines: number
 }
 
 /**

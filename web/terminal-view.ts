@@ -370,10 +370,10 @@ export function mountTerminalScreen(
       windowsLoading = false
     }
     if (store.isDisposed) return
-    const current = windows.find((w) => w.index === target.window) as (TmuxWindow & { width?: number; height?: number }) | undefined
+    const current = windows.find((w) => w.index === target.window)
     if (current?.width && current.height) {
-      // The windows list gives the pane area; tmux's status line is one more row (the default).
-      layout.desktop = { cols: current.width, rows: current.height + 1 }
+      // The windows list gives the window's area; the status line takes its own rows from a client.
+      layout.desktop = { cols: current.width, rows: current.height + current.statusLines }
       if (layout.mode === 'desktop') refit()
     }
     strip.replaceChildren(

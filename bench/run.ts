@@ -2,6 +2,8 @@
 // first byte of the terminal bridge, each against a baseline measured in the
 // same run. `npm run bench`; `--json` prints the results object instead of the
 // table; `--rounds N` sets the throughput runs per mode (default 5).
+// Last, the notification path: handoff notify to the event stream and to a
+// push endpoint (bench/notify.ts).
 // What each figure means: docs/performance.md.
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -21,6 +23,7 @@ import {
   WsTerm,
   type Term,
 } from './harness.js'
+import { measureNotify, NOTIFY_NOTE, notifyRows } from './notify.js'
 
 /** Every target from the issue, with its unit. */
 const TARGETS = {
@@ -40,7 +43,7 @@ const ECHO_BLOCKS = 4
 const ECHO_SAMPLES_PER_BLOCK = 100
 const ECHO_WARMUP = 20
 /** The whole bench gives up after this long, cleaning up as usual. */
-const DEADLINE_MS = 170_000
+const DEADLINE_MS = 300_000
 
 // status off: the clock in the status line would redraw during measurements.
 const TMUX_CONFIG = 'set -g default-shell /bin/sh\nset -g exit-empty off\nset -g status off\n'
@@ -304,6 +307,7 @@ type Results = {
   echo: Awaited<ReturnType<typeof measureEcho>>
   memory: Awaited<ReturnType<typeof measureMemory>>
   firstByte: Awaited<ReturnType<typeof measureFirstByte>>
+  notify: Awaited<ReturnType<typeof measureNotify>>
 }
 
 const verdict = (ok: boolean) => (ok ? 'pass' : 'MISS')
@@ -344,6 +348,7 @@ function table(r: Results): string {
     ['first byte, median', `${n(f.medianMs)} ms`, `'open' at ${n(f.openMedianMs)} ms`, `<= ${TARGETS.firstByteMs} ms`, verdict(f.medianMs <= TARGETS.firstByteMs)],
     ['first byte, p90', `${n(f.p90Ms)} ms`, '', '', ''],
     ['  tmux attach direct, median / p90', `${n(f.directAttachMedianMs)} / ${n(f.directAttachP90Ms)} ms`, '', '', ''],
+    ...notifyRows(r.notify),
   ]
   const head: [string, string, string, string, string] = ['figure', 'value', 'detail', 'target', '']
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]?.length ?? 0)))
@@ -356,6 +361,7 @@ function table(r: Results): string {
     fmt(widths.map((w) => '-'.repeat(w))),
     ...rows.map(fmt),
     '',
+    NOTIFY_NOTE,
   ].join('\n')
 }
 
@@ -414,8 +420,10 @@ async function main(): Promise<void> {
     const echo = await measureEcho(tmux, server.port)
     log(`throughput: ${rounds} rounds x 3 modes x 64 MiB`)
     const throughput = await measureThroughput(tmux, server.port, rounds)
+    log('notify: handoff notify to the event stream and to a loopback push endpoint, 32 runs')
+    const notify = await measureNotify({ port: server.port, home, cookie: WsTerm.cookie, dir: join(dir, 'notify'), log })
 
-    const results: Results = { machine, throughput, echo, memory, firstByte }
+    const results: Results = { machine, throughput, echo, memory, firstByte, notify }
     process.stdout.write(json ? `${JSON.stringify(results, null, 2)}\n` : table(results))
   } finally {
     clearTimeout(deadline)

@@ -1,7 +1,9 @@
 // Handoff's performance bench: throughput, keystroke echo, memory and time to
 // first byte of the terminal bridge, each against a baseline measured in the
-// same run. `npm run bench`; `--json` prints the results object instead of the
-// table; `--rounds N` sets the throughput runs per mode (default 5).
+// same run; then the web app's bundle sizes and a deep link's time to the
+// first terminal byte in headless Chromium (bench/web.ts). `npm run bench`;
+// `--json` prints the results object instead of the table; `--rounds N` sets
+// the throughput runs per mode (default 5).
 // Last, the notification path: handoff notify to the event stream and to a
 // push endpoint (bench/notify.ts).
 // What each figure means: docs/performance.md.
@@ -23,6 +25,7 @@ import {
   WsTerm,
   type Term,
 } from './harness.js'
+import { measureWeb, webRows } from './web.js'
 import { measureNotify, NOTIFY_NOTE, notifyRows } from './notify.js'
 
 /** Every target from the issue, with its unit. */
@@ -307,6 +310,7 @@ type Results = {
   echo: Awaited<ReturnType<typeof measureEcho>>
   memory: Awaited<ReturnType<typeof measureMemory>>
   firstByte: Awaited<ReturnType<typeof measureFirstByte>>
+  web: Awaited<ReturnType<typeof measureWeb>>
   notify: Awaited<ReturnType<typeof measureNotify>>
 }
 
@@ -348,6 +352,7 @@ function table(r: Results): string {
     ['first byte, median', `${n(f.medianMs)} ms`, `'open' at ${n(f.openMedianMs)} ms`, `<= ${TARGETS.firstByteMs} ms`, verdict(f.medianMs <= TARGETS.firstByteMs)],
     ['first byte, p90', `${n(f.p90Ms)} ms`, '', '', ''],
     ['  tmux attach direct, median / p90', `${n(f.directAttachMedianMs)} / ${n(f.directAttachP90Ms)} ms`, '', '', ''],
+    ...webRows(r.web, verdict),
     ...notifyRows(r.notify),
   ]
   const head: [string, string, string, string, string] = ['figure', 'value', 'detail', 'target', '']
@@ -422,8 +427,11 @@ async function main(): Promise<void> {
     const throughput = await measureThroughput(tmux, server.port, rounds)
     log('notify: handoff notify to the event stream and to a loopback push endpoint, 32 runs')
     const notify = await measureNotify({ port: server.port, home, cookie: WsTerm.cookie, dir: join(dir, 'notify'), log })
+    log('web: bundle sizes, then deep link /t/main/0 in Chromium')
+    tmux.run('new-session', '-d', '-s', 'main', ...size)
+    const web = await measureWeb(server.port, WsTerm.cookie, 'main')
 
-    const results: Results = { machine, throughput, echo, memory, firstByte, notify }
+    const results: Results = { machine, throughput, echo, memory, firstByte, web, notify }
     process.stdout.write(json ? `${JSON.stringify(results, null, 2)}\n` : table(results))
   } finally {
     clearTimeout(deadline)

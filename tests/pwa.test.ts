@@ -79,8 +79,6 @@ function watchProblems(p: Page): void {
   problems = []
   p.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`))
   p.on('console', (message) => {
-    // The Web Push panel's routes (/api/push/*) are being built alongside; their failures are tested there.
-    if (message.location().url.includes('/api/push/')) return
     if (message.type() === 'error' || message.text().includes('Content Security Policy')) {
       problems.push(`console ${message.type()}: ${message.text()} (${message.location().url})`)
     }

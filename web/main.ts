@@ -2,10 +2,11 @@ import './style.css'
 import { Workbox } from 'workbox-window'
 import { ApiError, me, onAccessLost, signOut, type Device } from './api.js'
 import { mountExpiredScreen, mountProblemScreen, mountSignInScreen } from './auth-view.js'
+import { stopUnseenEvents, unseenEventsFor } from './events.js'
 import type { Disposable } from './lifetime.js'
 import { mountPairScreen, takePairingSecret } from './pair-view.js'
 import { mountSessionsScreen } from './sessions-view.js'
-import { mountTerminalLazily } from './shell/lazy-terminal.js'
+import { mountTerminalLazily, preloadTerminal } from './shell/lazy-terminal.js'
 import { installResumeLock } from './shell/lock.js'
 import { forgetLastKnown, isUnreachable, mountOfflineScreen } from './shell/offline.js'
 import { offerUpdates } from './shell/update.js'
@@ -37,13 +38,18 @@ function show(route: Route, notice?: string): void {
   if (route.screen === 'pair') return showPair()
   if (!device) return void checkAccess(notice)
   const current = device
+  // Unseen-event badges: one stream while the app is open; what is looked at counts as seen.
+  const unseen = unseenEventsFor(current)
   if (route.screen === 'terminal') {
+    unseen.viewing({ session: route.session, window: route.window })
     replace(
       'app',
       () =>
         // xterm.js loads only now, from its own chunk: the sessions list stays small.
         mountTerminalLazily(root, { session: route.session, window: route.window }, current, {
           back: () => navigate({ screen: 'sessions' }),
+          // The window strip: another window of the session, as a new history entry.
+          open: (target) => navigate({ screen: 'terminal', ...target }),
           ended: (message) => navigate({ screen: 'sessions' }, message),
           // Revoked, or the grant changed: ask the server what is left (sign-in, or the list).
           accessEnded: (message) => {
@@ -55,10 +61,13 @@ function show(route: Route, notice?: string): void {
     )
     return
   }
+  unseen.viewing('sessions')
   replace('app', () =>
     mountSessionsScreen(root, {
       device: current,
       notice,
+      unseen: (target) => unseen.badge(target),
+      unseenChanged: (refresh) => unseen.onChange(refresh),
       open: (target) => navigate({ screen: 'terminal', ...target }),
       signOut: () => void leave(),
     }),
@@ -160,6 +169,7 @@ async function leave(): Promise<void> {
     return
   }
   forgetLastKnown()
+  stopUnseenEvents()
   history.replaceState(null, '', '/')
   showSignIn('Signed out.')
 }
@@ -189,8 +199,13 @@ addEventListener('hashchange', () => {
 installResumeLock(root)
 
 // Read the pairing secret before anything else can see the address bar.
-if (parseRoute(location.pathname).screen === 'pair') showPair()
-else void checkAccess()
+const firstRoute = parseRoute(location.pathname)
+if (firstRoute.screen === 'pair') showPair()
+else {
+  // A deep link (a notification, a home-screen shortcut) fetches xterm.js while /api/me answers.
+  if (firstRoute.screen === 'terminal') void preloadTerminal().catch(() => {})
+  void checkAccess()
+}
 
 // Only production builds have a service worker (vite-plugin-pwa builds it
 // into dist/web/sw.js); in dev it would cache modules Vite serves live.

@@ -15,7 +15,7 @@ import { h } from './dom.js'
 import { DisposableStore, type Disposable } from './lifetime.js'
 import { notificationsPanel } from './notifications.js'
 import { LOCK_CHOICES, lockAfterMinutes, setLockAfterMinutes, type LockMinutes } from './shell/lock.js'
-import { ago, isUnreachable, lastKnownList, offlineBanner, readLastKnown, rememberSessions, RETRY } from './shell/offline.js'
+import { ago, isUnreachable, lastKnownList, offlineBanner, readLastKnown, rememberSessions, RETRY, windowLabel } from './shell/offline.js'
 import type { TerminalTarget } from './term-socket.js'
 
 /** How often the list refreshes while the screen is visible. */
@@ -35,9 +35,12 @@ export interface SessionsScreenOptions {
   signOut(): void
   /**
    * Unseen events of a session or window (notifications, bells), shown as a
-   * badge; asked on every refresh. None when absent.
+   * badge; asked on every refresh. None when absent. With `latest`, the
+   * newest event's text is the badge's tooltip (plain text).
    */
-  unseen?: ((target: UnseenTarget) => number) | undefined
+  unseen?: ((target: UnseenTarget) => number | { count: number; latest?: string | undefined }) | undefined
+  /** Subscribes to changes of `unseen`; the list refreshes on each. */
+  unseenChanged?: ((refresh: () => void) => Disposable) | undefined
 }
 
 /**
@@ -201,13 +204,13 @@ export function mountSessionsScreen(parent: HTMLElement, options: SessionsScreen
         'data-session': session,
         'data-window': window.index,
         'data-active': window.active,
-        'aria-label': `Open window ${window.index}: ${window.title || window.name}`,
+        'aria-label': `Open window ${window.index}: ${windowLabel(window)}`,
       },
       h('span', { class: 'index' }, String(window.index)),
       h(
         'span',
         { class: 'label' },
-        h('span', { class: 'name' }, window.title || window.name),
+        h('span', { class: 'name' }, windowLabel(window)),
         h('span', { class: 'meta' }, [window.command, lastFolder(window.path), ago(window.activity)].filter(Boolean).join(' · ')),
       ),
       unseenBadge({ session, window: window.index }),
@@ -231,8 +234,11 @@ export function mountSessionsScreen(parent: HTMLElement, options: SessionsScreen
   }
 
   function unseenBadge(target: UnseenTarget): HTMLElement | string {
-    const count = options.unseen?.(target) ?? 0
-    return count > 0 ? h('span', { class: 'badge unseen', 'data-testid': 'unseen', 'aria-label': `${count} new` }, String(count)) : ''
+    const answer = options.unseen?.(target) ?? 0
+    const { count, latest } = typeof answer === 'number' ? { count: answer, latest: undefined } : answer
+    return count > 0
+      ? h('span', { class: 'badge unseen', 'data-testid': 'unseen', 'aria-label': `${count} new`, title: latest }, String(count))
+      : ''
   }
 
   function toggle(session: string): void {
@@ -290,6 +296,7 @@ export function mountSessionsScreen(parent: HTMLElement, options: SessionsScreen
     else next?.dispose()
   })
   pullToRefresh(store, pull, () => void load())
+  if (options.unseenChanged) store.add(options.unseenChanged(() => void load()))
   void load()
   return store
 }

@@ -4,6 +4,22 @@ import { DisposableStore, type Disposable } from '../lifetime.js'
 import type { TerminalTarget } from '../term-socket.js'
 import type { TerminalScreenOptions } from '../terminal-view.js'
 
+type TerminalChunk = typeof import('./terminal-chunk.js')
+let chunk: Promise<TerminalChunk> | undefined
+
+/**
+ * Starts loading the terminal chunk now (a deep link: in parallel with the
+ * sign-in check, rather than after it). A failed load is forgotten, so the
+ * next call tries again.
+ */
+export function preloadTerminal(): Promise<TerminalChunk> {
+  chunk ??= import('./terminal-chunk.js').catch((error: unknown) => {
+    chunk = undefined
+    throw error
+  })
+  return chunk
+}
+
 /**
  * Mounts the terminal screen from its own chunk (xterm.js and its addons,
  * about three times the rest of the app), so the sessions list loads
@@ -32,7 +48,7 @@ export function mountTerminalLazily(
   const load = () => {
     status.dataset.state = 'loading'
     status.textContent = 'loading'
-    import('./terminal-chunk.js').then(
+    preloadTerminal().then(
       ({ mountTerminalScreen }) => {
         if (store.isDisposed) return
         placeholder.remove()

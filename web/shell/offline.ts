@@ -93,6 +93,16 @@ export function ago(then: number, now = Date.now(), unit: 's' | 'ms' = 's'): str
 }
 
 /**
+ * The pane title when a program set one ("Claude Code", "app.ts - VIM"),
+ * else the window's name. tmux's default title is the host name, one word
+ * and the same in every window, so a one-word title loses to the name.
+ */
+export function windowLabel(window: Pick<TmuxWindow, 'name' | 'title'>): string {
+  const title = window.title.trim()
+  return title && title !== window.name && /\s/.test(title) ? title : window.name || title
+}
+
+/**
  * Calls `attempt` until it succeeds, waiting RETRY.firstMs doubling to
  * RETRY.maxMs between tries; coming back online or to the tab retries at
  * once. `attempt` answers true when done. Stops when disposed.
@@ -102,10 +112,17 @@ export function retryWithBackoff(attempt: () => Promise<boolean>, onWait: (ms: n
   let failures = 0
   let timer: Disposable | undefined
   let running = false
+  /** Asked to try while a try was under way: try again as soon as it fails. */
+  let again = false
 
   const tryOnce = async () => {
-    if (running || store.isDisposed) return
+    if (store.isDisposed) return
+    if (running) {
+      again = true
+      return
+    }
     running = true
+    again = false
     timer?.dispose()
     timer = undefined
     let done = false
@@ -116,6 +133,7 @@ export function retryWithBackoff(attempt: () => Promise<boolean>, onWait: (ms: n
     }
     running = false
     if (done || store.isDisposed) return
+    if (again) return void tryOnce()
     const delay = Math.min(RETRY.firstMs * 2 ** failures, RETRY.maxMs)
     failures++
     onWait(delay)
@@ -126,7 +144,14 @@ export function retryWithBackoff(attempt: () => Promise<boolean>, onWait: (ms: n
     if (document.visibilityState === 'visible') void tryOnce()
   })
   void tryOnce()
-  return { dispose: () => store.dispose(), now: () => void tryOnce() }
+  return {
+    dispose: () => store.dispose(),
+    // A tap on "Retry now" starts the backoff afresh.
+    now: () => {
+      failures = 0
+      void tryOnce()
+    },
+  }
 }
 
 export interface OfflineScreenOptions {
@@ -141,7 +166,7 @@ export interface OfflineScreenOptions {
  */
 export function mountOfflineScreen(parent: HTMLElement, options: OfflineScreenOptions): Disposable {
   const store = new DisposableStore()
-  const status = h('span', { class: 'muted', 'data-testid': 'offline-next' })
+  const status = h('span', { class: 'muted next-try', 'data-testid': 'offline-next' })
   const retry = h('button', { type: 'button', class: 'quiet', 'data-testid': 'offline-retry' }, 'Retry now')
   const screen = h(
     'section',
@@ -154,7 +179,7 @@ export function mountOfflineScreen(parent: HTMLElement, options: OfflineScreenOp
   store.defer(() => screen.remove())
   const retrying = store.add(
     retryWithBackoff(options.check, (ms) => {
-      status.textContent = ` Next try in ${Math.round(ms / 1000)} s.`
+      status.textContent = `Next try in ${Math.round(ms / 1000)} s.`
     }),
   )
   store.listen(retry, 'click', () => retrying.now())
@@ -198,7 +223,7 @@ export function lastKnownList(known: LastKnown | undefined): HTMLElement {
                       'li',
                       { class: 'window stale-row' },
                       h('span', { class: 'index' }, String(w.index)),
-                      h('span', { class: 'name' }, w.title || w.name),
+                      h('span', { class: 'name' }, windowLabel(w)),
                       h('span', { class: 'meta' }, w.command),
                     ),
                   ),

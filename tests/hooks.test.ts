@@ -72,7 +72,8 @@ const USER_SETTINGS = {
 beforeEach(() => {
   home = mkdtempSync(join(tmpdir(), 'handoff-hooks-'))
 })
-afterEach(() => rmSync(home, { recursive: true, force: true }))
+// A detached `handoff notify` started by the hook may still be writing into it: retry the removal.
+afterEach(() => rmSync(home, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 }))
 
 describe('handoff hooks install claude-code', () => {
   it('creates ~/.claude/settings.json with Notification and Stop hooks that run this package with this node', async () => {

@@ -25,8 +25,8 @@ export const EVENT_LOG_LIMITS = {
   maxMaxBytes: 1024 * 1024 * 1024,
   /** How much of the end of events.jsonl the writer reads for ids written by other programs. */
   tailScanBytes: 16 * 1024,
-  /** How long a writer waits for another one before giving up with STATE_LOCKED (50 processes at once fit easily). */
-  lockTimeoutMs: 10_000,
+  /** How long a writer waits for others before giving up with STATE_LOCKED: 50 writers at once on a loaded machine take seconds. */
+  lockTimeoutMs: 30_000,
 } as const
 
 /**

@@ -1,0 +1,161 @@
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { startServer } from '../server/index.js'
+import { addSignedInDevice, changeDevice } from './support/device.js'
+import { PrivateTmux, tempHome } from './support/tmux.js'
+
+// Unseen-event badges (web/events.ts) in real Chromium: `handoff notify`
+// appends an event, the server streams it to the open app, the sessions list
+// shows it. Needs the build (`npx tsc -p tsconfig.build.json && npx vite build`;
+// `npm test` builds first).
+
+const POLL = { timeout: 10_000, interval: 100 }
+const BIN = fileURLToPath(new URL('../bin/handoff.js', import.meta.url))
+
+let browser: Browser
+let tmux: PrivateTmux
+let home: string
+let removeHome: () => void
+let server: Awaited<ReturnType<typeof startServer>>
+let context: BrowserContext | undefined
+let page: Page
+let pageProblems: string[]
+
+beforeAll(async () => {
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-3d-apis', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+})
+
+afterAll(async () => {
+  await browser?.close()
+})
+
+beforeEach(async () => {
+  tmux = new PrivateTmux()
+  tmux.newSession('work')
+  tmux.newSession('other-1')
+  ;({ home, remove: removeHome } = tempHome())
+  server = await startServer({ port: 0, tmuxSocket: tmux.socket, home, log: () => {} })
+})
+
+afterEach(async () => {
+  await context?.close()
+  context = undefined
+  await server?.close()
+  tmux.kill()
+  removeHome()
+})
+
+/** A signed-in page of a device allowed `sessions`, on the sessions list with its event stream ready. */
+async function openList(sessions = '*'): Promise<string> {
+  const { token, record } = await addSignedInDevice(home, server.url, { sessions })
+  context = await browser.newContext({ viewport: { width: 390, height: 844 } })
+  await context.addCookies([{ name: 'handoff', value: token, domain: 'localhost', path: '/', httpOnly: true, sameSite: 'Strict' }])
+  page = await context.newPage()
+  pageProblems = []
+  page.on('pageerror', (error) => pageProblems.push(`pageerror: ${error.message}`))
+  await page.goto(server.url)
+  // The stream's `ready` is stored: from here on no event is missed.
+  await expect.poll(() => stored().then((s) => s?.lastId ?? null), POLL).not.toBeNull()
+  return record.id
+}
+
+/** What web/events.ts keeps in localStorage for the signed-in device. */
+function stored(): Promise<{ lastId: number | null; entries: { tab?: { session: string; window: number }; count: number }[] } | undefined> {
+  return page.evaluate(() => {
+    const key = Object.keys(localStorage).find((k) => k.startsWith('handoff.unseen.v1.'))
+    return key ? JSON.parse(localStorage.getItem(key) ?? 'null') : undefined
+  })
+}
+
+/** Runs `handoff notify ...args --json` outside tmux with the server's HANDOFF_HOME; answers the event's id. */
+function notify(...args: string[]): Promise<number> {
+  const { TMUX: _t, TMUX_PANE: _p, ...rest } = process.env
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [BIN, 'notify', ...args, '--json'], { env: { ...rest, HANDOFF_HOME: home }, timeout: 10_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`handoff notify failed: ${stderr}`, { cause: error }))
+      else resolve((JSON.parse(stdout) as { id: number }).id)
+    })
+  })
+}
+
+const badge = (testId: string) => page.getByTestId(testId).getByTestId('unseen')
+const badgeText = (testId: string) => badge(testId).count().then((n) => (n === 0 ? null : badge(testId).textContent()))
+
+describe('unseen-event badges', () => {
+  it('shows a new event on its session and window, and clears it when the window is opened', async () => {
+    await openList()
+    await notify('--type', 'notify', '--message', 'needs you', '--tmux-session', 'work', '--tmux-window', '0')
+
+    await expect.poll(() => badgeText('session-work'), POLL).toBe('1')
+    await page.getByTestId('session-work').click()
+    await expect.poll(() => badgeText('window-0'), POLL).toBe('1')
+    expect(await badge('window-0').getAttribute('title')).toBe('needs you')
+    expect(await badgeText('session-other-1')).toBeNull()
+
+    // The title is the badge's tooltip, as text: markup in it stays characters.
+    await notify('--type', 'stop', '--title', '<b>Claude</b>', '--message', 'done', '--tmux-session', 'work', '--tmux-window', '0')
+    await expect.poll(() => badgeText('window-0'), POLL).toBe('2')
+    expect(await badge('window-0').getAttribute('title')).toBe('<b>Claude</b>')
+    expect(await page.locator('[data-testid="unseen"] b').count()).toBe(0)
+
+    await page.getByTestId('window-0').click()
+    await expect.poll(() => new URL(page.url()).pathname, POLL).toBe('/t/work/0')
+    await expect.poll(() => stored().then((s) => s?.entries.length), POLL).toBe(0)
+
+    // An event for the window on screen is seen as it arrives.
+    const id = await notify('--type', 'notify', '--message', 'while looking', '--tmux-session', 'work', '--tmux-window', '0')
+    await expect.poll(() => stored().then((s) => s?.lastId), POLL).toBe(id)
+    await page.getByTestId('back').click()
+    await expect.poll(() => page.getByTestId('session-work').count(), POLL).toBe(1)
+    expect(await badgeText('session-work')).toBeNull()
+    expect((await stored())?.entries).toEqual([])
+    expect(pageProblems).toEqual([])
+  })
+
+  it('shows nothing of sessions the device may not see', async () => {
+    await openList('other-*')
+    await notify('--type', 'notify', '--message', 'needs you', '--tmux-session', 'work', '--tmux-window', '0')
+    await notify('--type', 'notify', '--message', 'yours', '--tmux-session', 'other-1', '--tmux-window', '0')
+
+    // The later event arrived, so the earlier one would have too.
+    await expect.poll(() => badgeText('session-other-1'), POLL).toBe('1')
+    expect(await page.getByTestId('session-work').count()).toBe(0)
+    expect(await page.getByTestId('unseen').count()).toBe(1)
+    expect((await stored())?.entries.map((e) => e.tab?.session)).toEqual(['other-1'])
+    expect(pageProblems).toEqual([])
+  })
+
+  it('counts events sent while the app was closed when it opens again', async () => {
+    await openList()
+    await page.close()
+    await notify('--type', 'error', '--message', 'failed', '--tmux-session', 'work', '--tmux-window', '0')
+
+    page = await context!.newPage()
+    await page.goto(server.url)
+    await expect.poll(() => badgeText('session-work'), POLL).toBe('1')
+  })
+
+  it('stops quietly when the device is signed out', async () => {
+    const id = await openList()
+    const statuses: string[] = []
+    page.on('response', (r) => {
+      const path = new URL(r.url()).pathname
+      if (path === '/api/events' || path === '/api/me') statuses.push(`${path} ${r.status()}`)
+    })
+    await changeDevice(home, id, () => ({ status: 'revoked' }))
+
+    // The server ends the stream; the EventSource's reconnect is refused, and one /api/me says why.
+    await expect.poll(() => statuses, POLL).toContain('/api/me 401')
+    const streams = statuses.filter((s) => s.startsWith('/api/events')).length
+    expect(statuses).toContain('/api/events 401')
+    // The sessions list's next refresh takes the phone to sign-in; the stream has not been retried meanwhile.
+    await expect.poll(() => page.getByTestId('signin-button').count(), POLL).toBe(1)
+    expect(statuses.filter((s) => s.startsWith('/api/events')).length).toBe(streams)
+    expect(pageProblems).toEqual([])
+  })
+})

@@ -1,0 +1,395 @@
+import { ApiError, me, type Device } from './api.js'
+import { toDisposable, type Disposable } from './lifetime.js'
+
+// Unseen events: the live event stream (GET /api/events, docs/notifications.md)
+// counted per tab, kept in localStorage, and shown as badges on the sessions
+// screen. The state and its changes are pure functions; `UnseenEvents` wires
+// them to an EventSource, localStorage and the page's visibility.
+
+/** What is kept, and how the stream is retried. */
+export const UNSEEN_LIMITS = {
+  /** Tabs with unseen events kept; past it the one updated longest ago is dropped. */
+  tabs: 50,
+  /** Unseen events counted per tab; more still show this number. */
+  countPerTab: 999,
+  /** Characters of the latest event's title or message kept for the badge's tooltip. */
+  textChars: 200,
+  /** Event ids remembered, so a replay after a reconnect (or another browser tab) is not counted twice. */
+  rememberedIds: 200,
+  /** First wait before reopening a stream the server refused or cut, doubled per failure. */
+  retryFirstMs: 2_000,
+  retryMaxMs: 60_000,
+  /** Changes arriving together (a replay on connect) repaint the badges once. */
+  coalesceMs: 50,
+} as const
+
+/** A tmux window an event points at: both parts, as the server's push tag (`tab:SESSION:WINDOW`). */
+export interface Tab {
+  session: string
+  window: number
+}
+
+/** One event of the stream, as much of it as the badges use. */
+export interface StreamEvent {
+  id: number
+  type: string
+  message: string
+  title?: string
+  /** Absent for an event without a tab (it opens the sessions list). */
+  tab?: Tab
+}
+
+/** Unseen events of one tab, or (`tab` absent) of events without a tab. */
+export interface UnseenEntry {
+  tab?: Tab
+  count: number
+  /** The newest event's id and its title, or message when it has none: plain text. */
+  latestId: number
+  latest: string
+}
+
+export interface UnseenState {
+  /** The highest event id handled (or the server's `last_id`); null until the stream was first ready. */
+  lastId: number | null
+  /** Recently handled ids, oldest first. */
+  ids: number[]
+  /** Ids at or below this were forgotten from `ids`: treated as handled. */
+  floor: number
+  /** Least recently updated first. */
+  entries: UnseenEntry[]
+}
+
+/** A session (its windows' sum) or one of its windows: what a badge asks about. */
+export interface UnseenQuery {
+  session: string
+  window?: number | undefined
+}
+
+/** What a badge shows: the count, and the latest event's text for its tooltip. */
+export interface UnseenBadge {
+  count: number
+  latest?: string | undefined
+}
+
+export const emptyState = (): UnseenState => ({ lastId: null, ids: [], floor: 0, entries: [] })
+
+const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1
+const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+const sameTab = (a: Tab | undefined, b: Tab | undefined): boolean =>
+  a === undefined || b === undefined ? a === b : a.session === b.session && a.window === b.window
+
+function clip(text: string): string {
+  const points = [...text]
+  return points.length <= UNSEEN_LIMITS.textChars ? text : `${points.slice(0, UNSEEN_LIMITS.textChars - 1).join('')}…`
+}
+
+/**
+ * Parses one SSE message of the stream; undefined for anything that is not
+ * an event (malformed JSON, a missing id or message), which is then ignored.
+ * A session without a window index is no tab, as in the server's push tag.
+ */
+export function parseEvent(data: string): StreamEvent | undefined {
+  let raw: unknown
+  try {
+    raw = JSON.parse(data)
+  } catch {
+    return undefined
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined
+  const e = raw as Record<string, unknown>
+  if (!isId(e.id) || typeof e.type !== 'string' || typeof e.message !== 'string') return undefined
+  const event: StreamEvent = { id: e.id, type: e.type, message: e.message }
+  if (typeof e.title === 'string' && e.title !== '') event.title = e.title
+  if (typeof e.tmux_session === 'string' && e.tmux_session !== '' && isIndex(e.tmux_window)) {
+    event.tab = { session: e.tmux_session, window: e.tmux_window }
+  }
+  return event
+}
+
+/** The `last_id` of an `event: ready` message; undefined if malformed. */
+export function parseReady(data: string): number | undefined {
+  try {
+    const raw: unknown = JSON.parse(data)
+    const lastId = typeof raw === 'object' && raw !== null ? (raw as { last_id?: unknown }).last_id : undefined
+    return isIndex(lastId) ? lastId : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether `id` was handled already (a replay after a reconnect, or another browser tab's stream). */
+export const hasSeen = (state: UnseenState, id: number): boolean => id <= state.floor || state.ids.includes(id)
+
+/**
+ * Counts `event` as unseen on its tab, unless the user is looking at that tab
+ * right now (`viewing`: a tab, or `'sessions'` for events without one). A
+ * repeated id changes nothing. Pure.
+ */
+export function addEvent(state: UnseenState, event: StreamEvent, viewing?: Tab | 'sessions'): UnseenState {
+  if (hasSeen(state, event.id)) return state
+  const ids = [...state.ids, event.id]
+  let floor = state.floor
+  while (ids.length > UNSEEN_LIMITS.rememberedIds) floor = Math.max(floor, ids.shift()!)
+  const lastId = Math.max(state.lastId ?? 0, event.id)
+  const looking = event.tab ? viewing !== 'sessions' && sameTab(viewing, event.tab) : viewing === 'sessions'
+  if (looking) return { ...state, lastId, ids, floor }
+
+  const old = state.entries.find((e) => sameTab(e.tab, event.tab))
+  const newer = !old || event.id >= old.latestId
+  const entry: UnseenEntry = {
+    ...(event.tab ? { tab: event.tab } : {}),
+    count: Math.min((old?.count ?? 0) + 1, UNSEEN_LIMITS.countPerTab),
+    latestId: newer ? event.id : old.latestId,
+    latest: newer ? clip(event.title ?? event.message) : old.latest,
+  }
+  const entries = [...state.entries.filter((e) => e !== old), entry]
+  while (entries.length > UNSEEN_LIMITS.tabs) entries.shift()
+  return { lastId, ids, floor, entries }
+}
+
+/**
+ * The stream's `ready`: the server has sent everything up to `lastId`. A
+ * `lastId` below ours means the server's events started over (a new
+ * HANDOFF_HOME): follow it, or its next events would be skipped. Pure.
+ */
+export function markReady(state: UnseenState, lastId: number): UnseenState {
+  if (state.lastId !== null && lastId >= state.lastId) return state
+  return lastId < (state.lastId ?? 0) ? { ...state, lastId, ids: [], floor: 0 } : { ...state, lastId }
+}
+
+/** Clears a tab's unseen events (opened in the app), or with `undefined` those without a tab. Pure. */
+export function clearTab(state: UnseenState, tab: Tab | undefined): UnseenState {
+  const entries = state.entries.filter((e) => !sameTab(e.tab, tab))
+  return entries.length === state.entries.length ? state : { ...state, entries }
+}
+
+/** A session's unseen events (all its windows), or one window's; with the newest event's text. Pure. */
+export function badgeFor(state: UnseenState, query: UnseenQuery): UnseenBadge {
+  let count = 0
+  let newest: UnseenEntry | undefined
+  for (const e of state.entries) {
+    if (!e.tab || e.tab.session !== query.session) continue
+    if (query.window !== undefined && e.tab.window !== query.window) continue
+    count += e.count
+    if (!newest || e.latestId > newest.latestId) newest = e
+  }
+  return newest ? { count, latest: newest.latest } : { count }
+}
+
+/** Reads a stored state, dropping whatever does not fit (an older format, a hand edit). */
+export function loadState(raw: string | null): UnseenState {
+  if (!raw) return emptyState()
+  let v: unknown
+  try {
+    v = JSON.parse(raw)
+  } catch {
+    return emptyState()
+  }
+  if (typeof v !== 'object' || v === null) return emptyState()
+  const s = v as Record<string, unknown>
+  const entries: UnseenEntry[] = []
+  for (const e of Array.isArray(s.entries) ? (s.entries as unknown[]).slice(-UNSEEN_LIMITS.tabs) : []) {
+    if (typeof e !== 'object' || e === null) continue
+    const { tab, count, latestId, latest } = e as Record<string, unknown>
+    if (!isId(count) || !isId(latestId) || typeof latest !== 'string') continue
+    const t = tab as { session?: unknown; window?: unknown } | undefined
+    if (t !== undefined && (typeof t !== 'object' || t === null || typeof t.session !== 'string' || !isIndex(t.window))) continue
+    entries.push({
+      ...(t ? { tab: { session: t.session as string, window: t.window as number } } : {}),
+      count: Math.min(count, UNSEEN_LIMITS.countPerTab),
+      latestId,
+      latest: clip(latest),
+    })
+  }
+  return {
+    lastId: isIndex(s.lastId) ? s.lastId : null,
+    ids: Array.isArray(s.ids) ? (s.ids as unknown[]).filter(isId).slice(-UNSEEN_LIMITS.rememberedIds) : [],
+    floor: isIndex(s.floor) ? s.floor : 0,
+    entries,
+  }
+}
+
+/** The stream's address: `since` the last id handled, or nothing replayed on the very first start. */
+export const streamUrl = (lastId: number | null): string => (lastId === null ? '/api/events' : `/api/events?since=${lastId}`)
+
+/** The localStorage key of a device's unseen events (another phone signing in here starts afresh). */
+export const storageKey = (deviceId: string): string => `handoff.unseen.v1.${deviceId}`
+
+/**
+ * One device's unseen events, live: an EventSource on `/api/events` while the
+ * page is visible (closed when hidden: pushes cover that time), counts kept
+ * in localStorage. A refused stream is asked about once (`/api/me`): signed
+ * out or expired, it stops quietly until `resume()` (the app's sign-in flow
+ * handles the rest); otherwise it is retried with backoff.
+ */
+export class UnseenEvents implements Disposable {
+  private state: UnseenState
+  private source: EventSource | undefined
+  private viewingNow: Tab | 'sessions' | undefined
+  private stopped = false
+  private disposed = false
+  private failures = 0
+  private retry: ReturnType<typeof setTimeout> | undefined
+  private pending: ReturnType<typeof setTimeout> | undefined
+  private readonly listeners = new Set<() => void>()
+  private readonly key: string
+  private readonly onVisibility = () => (document.visibilityState === 'visible' ? this.open() : this.close())
+  private readonly onStorage = (event: StorageEvent) => {
+    // Another browser tab of the app counted or cleared: show the same.
+    if (event.key !== this.key) return
+    this.state = loadState(event.newValue)
+    this.changed()
+  }
+
+  constructor(readonly deviceId: string) {
+    this.key = storageKey(deviceId)
+    this.state = loadState(this.read() ?? null)
+    document.addEventListener('visibilitychange', this.onVisibility)
+    addEventListener('storage', this.onStorage)
+    this.open()
+  }
+
+  /** What a session's or window's badge shows. */
+  badge(query: UnseenQuery): UnseenBadge {
+    return badgeFor(this.state, query)
+  }
+
+  /** Calls `listener` (coalesced) whenever the counts change. */
+  onChange(listener: () => void): Disposable {
+    this.listeners.add(listener)
+    return toDisposable(() => this.listeners.delete(listener))
+  }
+
+  /**
+   * What the user looks at: a tab (its unseen events clear, and new ones for
+   * it are not counted) or the sessions list (the same for events without a tab).
+   */
+  viewing(what: Tab | 'sessions' | undefined): void {
+    this.viewingNow = what
+    if (what !== undefined) this.update(clearTab(this.reload(), what === 'sessions' ? undefined : what))
+  }
+
+  /** Starts again after a stop (signed in again). */
+  resume(): void {
+    if (!this.stopped || this.disposed) return
+    this.stopped = false
+    this.failures = 0
+    this.open()
+  }
+
+  dispose(): void {
+    if (this.disposed) return
+    this.disposed = true
+    this.close()
+    clearTimeout(this.pending)
+    this.listeners.clear()
+    document.removeEventListener('visibilitychange', this.onVisibility)
+    removeEventListener('storage', this.onStorage)
+  }
+
+  private open(): void {
+    if (this.source || this.stopped || this.disposed || document.visibilityState !== 'visible') return
+    clearTimeout(this.retry)
+    this.retry = undefined
+    // On its own reconnects the EventSource sends Last-Event-ID, but keeps this
+    // URL's `since`: the replay repeats ids, which `hasSeen` skips.
+    const source = new EventSource(streamUrl(this.reload().lastId))
+    this.source = source
+    source.onmessage = (message: MessageEvent<string>) => {
+      const event = parseEvent(message.data)
+      if (event) this.update(addEvent(this.reload(), event, this.viewingNow))
+    }
+    source.addEventListener('ready', (message) => {
+      const lastId = parseReady((message as MessageEvent<string>).data)
+      this.failures = 0
+      if (lastId !== undefined) this.update(markReady(this.reload(), lastId))
+    })
+    source.onerror = () => {
+      // CONNECTING: a network error, and the EventSource retries by itself.
+      // CLOSED: the server answered something other than a stream (401, 403, 502…).
+      if (source.readyState !== EventSource.CLOSED || this.source !== source) return
+      this.source = undefined
+      void this.refused()
+    }
+  }
+
+  private close(): void {
+    clearTimeout(this.retry)
+    this.retry = undefined
+    this.source?.close()
+    this.source = undefined
+  }
+
+  private async refused(): Promise<void> {
+    try {
+      await me()
+    } catch (error) {
+      // Signed out or expired: quiet. The app's own requests take the phone to sign-in.
+      if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+        this.stopped = true
+        return
+      }
+    }
+    if (this.disposed || this.stopped || this.retry !== undefined) return
+    const delay = Math.min(UNSEEN_LIMITS.retryFirstMs * 2 ** this.failures, UNSEEN_LIMITS.retryMaxMs)
+    this.failures++
+    this.retry = setTimeout(() => {
+      this.retry = undefined
+      this.open()
+    }, delay)
+  }
+
+  /** The state as stored, which another browser tab may have changed. */
+  private reload(): UnseenState {
+    const raw = this.read()
+    // Null (nothing stored yet, or storage refused earlier): keep what is in memory.
+    if (typeof raw === 'string') this.state = loadState(raw)
+    return this.state
+  }
+
+  private update(next: UnseenState): void {
+    if (next === this.state) return
+    const before = JSON.stringify(this.state.entries)
+    this.state = next
+    try {
+      localStorage.setItem(this.key, JSON.stringify(next))
+    } catch {
+      // Storage full or refused (private mode): the counts live in memory only.
+    }
+    if (JSON.stringify(next.entries) !== before) this.changed()
+  }
+
+  private read(): string | null | undefined {
+    try {
+      return localStorage.getItem(this.key)
+    } catch {
+      return undefined
+    }
+  }
+
+  private changed(): void {
+    if (this.pending !== undefined || this.disposed) return
+    this.pending = setTimeout(() => {
+      this.pending = undefined
+      for (const listener of [...this.listeners]) listener()
+    }, UNSEEN_LIMITS.coalesceMs)
+  }
+}
+
+let current: UnseenEvents | undefined
+
+/** The signed-in device's unseen events: started on first use, restarted for another device, resumed after a stop. */
+export function unseenEventsFor(device: Pick<Device, 'id'>): UnseenEvents {
+  if (current?.deviceId !== device.id) {
+    current?.dispose()
+    current = new UnseenEvents(device.id)
+  }
+  current.resume()
+  return current
+}
+
+/** Ends the stream (signed out). The counts stay stored for the device's next sign-in. */
+export function stopUnseenEvents(): void {
+  current?.dispose()
+  current = undefined
+}

@@ -139,6 +139,9 @@ export async function pair(flags: PairFlags): Promise<void> {
         `Grant: sessions ${sessions}, ${readOnly ? 'read-only' : 'full control'}, expires ${describeExpiry(expiry === null ? null : now + expiry, now)}.\n` +
         'The link works once, for 5 minutes.\n\n',
     )
+    if (server.record?.mode !== 'tailnet') {
+      note('note: the server runs on loopback only, so only a browser on this machine can open the link. To pair a phone, run "handoff setup" and serve on the tailnet.')
+    }
     note('waiting for the phone to create its passkey...')
     const outcome = await watchPairing(config.home, id, expiresAt, 'waiting', cancelled.signal)
     if (outcome.kind !== 'registered') return await end(cancelled.signal.aborted ? 'cancelled' : outcome.kind)

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../tests/support/chromium.js'
 
 /** Targets of this section, with units. */
 export const WEB_TARGETS = {
@@ -94,8 +95,8 @@ export interface DeepLinkTimes {
 export async function measureDeepLink(port: number, cookie: string, session: string): Promise<DeepLinkTimes> {
   const { chromium } = await import('playwright-core')
   const browser = await chromium.launch({
-    executablePath: process.env.HANDOFF_CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-3d-apis', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    executablePath: process.env.HANDOFF_CHROMIUM ?? CHROMIUM_PATH,
+    args: CHROMIUM_ARGS,
   })
   const [name, ...rest] = cookie.split('=')
   const cold: number[] = []

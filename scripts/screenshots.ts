@@ -12,6 +12,7 @@ import { startServer, type RunningServer } from '../server/index.js'
 import { newDeviceId, updateDevices } from '../server/store/index.js'
 import { addSignedInDevice } from '../tests/support/device.js'
 import { PrivateTmux, tempHome } from '../tests/support/tmux.js'
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../tests/support/chromium.js'
 
 const OUT = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url))
 const DIST_WEB = fileURLToPath(new URL('../web/', import.meta.url))
@@ -60,8 +61,8 @@ async function main(): Promise<void> {
   const scripts = mkdtempSync(join(tmpdir(), 'handoff-panes-'))
   let server: RunningServer | undefined
   const browser = await chromium.launch({
-    executablePath: process.env.HANDOFF_CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-3d-apis', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    executablePath: process.env.HANDOFF_CHROMIUM ?? CHROMIUM_PATH,
+    args: CHROMIUM_ARGS,
   })
   const contexts: BrowserContext[] = []
   const newPage = async (cookie?: string) => {

@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { authenticate, createAuthRoutes, hashPairingSecret, newPairingSecret, pairingCode, UNNAMED_DEVICE } from '../server/auth/index.js'
 import { HandoffError } from '../server/errors.js'
 import { newDeviceId, readDevices, updateDevices } from '../server/store/index.js'
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.js'
 
 let browser: Browser
 let context: BrowserContext
@@ -24,8 +25,8 @@ let home: string
 
 beforeAll(async () => {
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    executablePath: CHROMIUM_PATH,
+    args: CHROMIUM_ARGS,
   })
 })
 afterAll(async () => {

@@ -7,7 +7,7 @@ import { promisify } from 'node:util'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startServer } from '../server/index.js'
-import { addSignedInDevice } from './support/device.js'
+import { CHROMIUM_ARGS, CHROMIUM_PATH, signInContext } from './support/chromium.js'
 
 // Real Chromium against the real server and a private tmux server. Needs the
 // built web app in dist/web (`npx vite build`; `npm test` builds first).
@@ -42,20 +42,11 @@ let pageProblems: string[]
 
 beforeAll(async () => {
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM_PATH,
     // --disable-gpu alone still leaves WebGL on a software rasteriser;
     // --disable-3d-apis removes it, so xterm.js falls back to its DOM renderer
     // and the screen's text can be read from `.xterm-rows`.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-3d-apis',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: CHROMIUM_ARGS,
   })
 })
 
@@ -70,8 +61,7 @@ beforeEach(async () => {
   server = await startServer({ port: 0, tmuxSocket: sock, home })
   context = await browser.newContext({ viewport: { width: 390, height: 844 } })
   // Signed in as a paired phone would be (the passkey ceremony itself: pairing-browser.test.ts).
-  const { token } = await addSignedInDevice(home, server.url)
-  await context.addCookies([{ name: 'handoff', value: token, domain: 'localhost', path: '/', httpOnly: true, sameSite: 'Strict' }])
+  await signInContext(context, home, server.url)
   page = await context.newPage()
   pageProblems = []
   page.on('pageerror', (error) => pageProblems.push(`pageerror: ${error.message}`))

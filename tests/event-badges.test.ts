@@ -3,8 +3,9 @@ import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startServer } from '../server/index.js'
-import { addSignedInDevice, changeDevice } from './support/device.js'
+import { changeDevice } from './support/device.js'
 import { PrivateTmux, tempHome } from './support/tmux.js'
+import { CHROMIUM_ARGS, CHROMIUM_PATH, signInContext } from './support/chromium.js'
 
 // Unseen-event badges (web/events.ts) in real Chromium: `handoff notify`
 // appends an event, the server streams it to the open app, the sessions list
@@ -25,8 +26,8 @@ let pageProblems: string[]
 
 beforeAll(async () => {
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-3d-apis', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    executablePath: CHROMIUM_PATH,
+    args: CHROMIUM_ARGS,
   })
 })
 
@@ -52,9 +53,8 @@ afterEach(async () => {
 
 /** A signed-in page of a device allowed `sessions`, on the sessions list with its event stream ready. */
 async function openList(sessions = '*'): Promise<string> {
-  const { token, record } = await addSignedInDevice(home, server.url, { sessions })
   context = await browser.newContext({ viewport: { width: 390, height: 844 } })
-  await context.addCookies([{ name: 'handoff', value: token, domain: 'localhost', path: '/', httpOnly: true, sameSite: 'Strict' }])
+  const { record } = await signInContext(context, home, server.url, { sessions })
   page = await context.newPage()
   pageProblems = []
   page.on('pageerror', (error) => pageProblems.push(`pageerror: ${error.message}`))

@@ -8,6 +8,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startServer, type RunningServer } from '../server/index.js'
 import { PrivateTmux, tempHome } from './support/tmux.js'
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.js'
 
 // The whole pairing as a user does it: the real `handoff pair` in a pty, the
 // real server, real tmux, and Chromium with a virtual passkey authenticator.
@@ -83,18 +84,9 @@ interface Phone {
 
 beforeAll(async () => {
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM_PATH,
     // No WebGL: xterm.js falls back to its DOM renderer, whose text `.xterm-rows` shows.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-3d-apis',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: CHROMIUM_ARGS,
   })
 })
 

@@ -7,7 +7,7 @@ import { promisify } from 'node:util'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startServer } from '../server/index.js'
-import { addSignedInDevice } from './support/device.js'
+import { CHROMIUM_ARGS, CHROMIUM_PATH, signInContext } from './support/chromium.js'
 
 // The terminal screen on an emulated phone (390×844, touch), in real Chromium
 // against the real server and a private tmux server. Needs the built web app
@@ -35,9 +35,9 @@ let pageProblems: string[]
 
 beforeAll(async () => {
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM_PATH,
     // No WebGL: xterm.js uses its DOM renderer, so `.xterm-rows` is readable.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-3d-apis', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: CHROMIUM_ARGS,
   })
 })
 
@@ -64,8 +64,7 @@ afterEach(async () => {
 /** A signed-in phone: mobile viewport, touch, 3× pixels. */
 async function openPhone(grant: { readOnly?: boolean } = {}): Promise<void> {
   context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 3 })
-  const { token } = await addSignedInDevice(home, server!.url, grant)
-  await context.addCookies([{ name: 'handoff', value: token, domain: 'localhost', path: '/', httpOnly: true, sameSite: 'Strict' }])
+  await signInContext(context, home, server!.url, grant)
   page = await context.newPage()
   pageProblems = []
   page.on('pageerror', (error) => pageProblems.push(`pageerror: ${error.message}`))

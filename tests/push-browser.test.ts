@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { startServer } from '../server/index.js'
 import { addSignedInDevice } from './support/device.js'
 import { PrivateTmux } from './support/tmux.js'
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.js'
 
 // The service worker's side of Web Push in real Chromium. Needs the built web
 // app (`npx vite build`; `npm test` builds first): only production builds
@@ -37,9 +38,9 @@ beforeEach(async () => {
   const { token } = await addSignedInDevice(home, server.url)
   // The Push API needs a persistent profile.
   context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM_PATH,
     viewport: { width: 390, height: 844 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-3d-apis', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: CHROMIUM_ARGS,
   })
   await context.grantPermissions(['notifications'], { origin: server.url })
   await context.addCookies([{ name: 'handoff', value: token, domain: 'localhost', path: '/', httpOnly: true, sameSite: 'Strict' }])
@@ -72,6 +73,20 @@ afterEach(async () => {
 const push = (payload: Record<string, unknown>) =>
   cdp.send('ServiceWorker.deliverPushMessage', { origin: server.url, registrationId, data: JSON.stringify(payload) })
 
+/**
+ * Delivers a push until its notification shows. Headless Chromium sometimes
+ * drops a push delivered through DevTools (the worker never sees it), so this
+ * re-delivers as a push service would; the worker shows an id once either way.
+ */
+async function show(p: Record<string, unknown>): Promise<void> {
+  const shown = async () => (await notifications()).some((n) => (n.data as { id?: unknown } | null)?.id === p.id)
+  for (let attempt = 0; attempt < 5 && !(await shown()); attempt++) {
+    await push(p)
+    await expect.poll(shown, { timeout: 3_000, interval: 100 }).toBe(true).catch(() => {})
+  }
+  expect(await shown()).toBe(true)
+}
+
 const payload = (extra: Record<string, unknown> = {}) => ({
   id: 5,
   ts: new Date().toISOString(),
@@ -91,16 +106,16 @@ const notifications = () =>
 
 describe('service worker push', () => {
   it('shows a pushed event with the tab as tag and deep link, text as text', async () => {
-    await push(payload())
+    await show(payload())
     await expect.poll(notifications, POLL).toEqual([
       { title: 'Claude Code', body: '<b>waiting</b> for you', tag: 'tab:work:0', data: { url: `${server.url}/t/work/0`, id: 5 } },
     ])
   })
 
   it('replaces the tab’s notification with a newer event, and keeps other tabs', async () => {
-    await push(payload())
-    await push(payload({ id: 6, body: 'newer' }))
-    await push(payload({ id: 7, tag: 'type:stop', url: '/', title: 'Finished', body: '' }))
+    await show(payload())
+    await show(payload({ id: 6, body: 'newer' }))
+    await show(payload({ id: 7, tag: 'type:stop', url: '/', title: 'Finished', body: '' }))
     await expect.poll(async () => (await notifications()).map((n) => [n.tag, n.body]).sort(), POLL).toEqual([
       ['tab:work:0', 'newer'],
       ['type:stop', ''],
@@ -108,9 +123,9 @@ describe('service worker push', () => {
   })
 
   it('drops a stale push, and never opens a link to another origin', async () => {
-    await push(payload({ id: 9, url: 'https://evil.example/phish', tag: 'tab:work:1' }))
+    await show(payload({ id: 9, url: 'https://evil.example/phish', tag: 'tab:work:1' }))
     await push(payload({ id: 8, ts: new Date(Date.now() - 3 * 60 * 60_000).toISOString(), tag: 'tab:work:9' }))
-    await push(payload({ id: 10, tag: 'tab:work:2', url: '/t/work/2' }))
+    await show(payload({ id: 10, tag: 'tab:work:2', url: '/t/work/2' }))
     await expect.poll(async () => (await notifications()).map((n) => [n.tag, n.data]).sort(), POLL).toEqual([
       ['tab:work:1', { url: `${server.url}/`, id: 9 }],
       ['tab:work:2', { url: `${server.url}/t/work/2`, id: 10 }],
@@ -126,8 +141,8 @@ describe('service worker push', () => {
   })
 
   it('opening the tab in the app clears its notification', async () => {
-    await push(payload({ tag: 'tab:work:0' }))
-    await push(payload({ id: 10, tag: 'tab:work:1', url: '/t/work/1' }))
+    await show(payload({ tag: 'tab:work:0' }))
+    await show(payload({ id: 10, tag: 'tab:work:1', url: '/t/work/1' }))
     await expect.poll(async () => (await notifications()).length, POLL).toBe(2)
     await page.goto(`${server.url}/t/work/0`)
     await expect.poll(async () => (await notifications()).map((n) => n.tag), POLL).toEqual(['tab:work:1'])

@@ -10,6 +10,7 @@ import { startServer, type RunningServer } from '../server/index.js'
 import { updateDevices } from '../server/store/index.js'
 import { addSignedInDevice, type TestDevice } from './support/device.js'
 import { PrivateTmux, tempHome } from './support/tmux.js'
+import { CHROMIUM_ARGS, CHROMIUM_PATH, signInContext } from './support/chromium.js'
 
 // The installable app in Chromium with a phone's screen and touch: manifest,
 // service worker, offline shell, update prompt, lock on resume, the page's
@@ -37,8 +38,8 @@ let problems: string[]
 
 beforeAll(async () => {
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-3d-apis', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    executablePath: CHROMIUM_PATH,
+    args: CHROMIUM_ARGS,
   })
 })
 
@@ -69,8 +70,7 @@ afterEach(async () => {
 /** A phone signed in as a new device (`grant` as `handoff pair` would set it). */
 async function phone(grant: Parameters<typeof addSignedInDevice>[2] = {}): Promise<void> {
   context = await browser.newContext(PHONE)
-  device = await addSignedInDevice(home, server!.url, grant)
-  await context.addCookies([{ name: 'handoff', value: device.token, domain: 'localhost', path: '/', httpOnly: true, sameSite: 'Strict' }])
+  device = await signInContext(context, home, server!.url, grant)
   page = await context.newPage()
   watchProblems(page)
 }

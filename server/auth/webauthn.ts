@@ -1,12 +1,8 @@
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server'
 import * as v from 'valibot'
 import { HandoffError } from '../errors.js'
@@ -18,6 +14,11 @@ import { AUTH_LIMITS } from './limits.js'
 import { findPendingPairing, hasPairing, pairingCode, secretMatches, type PairingDevice } from './pairing.js'
 
 /** What the ceremonies need: where devices live, who we are, the clock, and the sign-in challenges. */
+
+// The verifier (with its ASN.1 and CBOR code) is about 20 MiB resident: load it
+// when a phone first pairs or signs in, not with every server that idles.
+const webauthnLibrary = () => import('@simplewebauthn/server')
+
 export interface CeremonyConfig {
   home: string
   /** The WebAuthn relying-party id: the full MagicDNS name, or `localhost`. */
@@ -207,6 +208,7 @@ export async function registrationOptions(cfg: CeremonyConfig, secret: string): 
     const d = findPendingPairing(devices, secret, now)
     if (!d) return [devices, 'invalid']
     if (d.pairing.state !== 'waiting') return [withPairingChange(devices, d.id, burn), 'burned']
+    const { generateRegistrationOptions } = await webauthnLibrary()
     const options = await generateRegistrationOptions({
       rpName: RP_NAME,
       rpID: cfg.rpID,
@@ -264,6 +266,7 @@ export async function verifyRegistration(cfg: CeremonyConfig, input: Registratio
 
   let verification
   try {
+    const { verifyRegistrationResponse } = await webauthnLibrary()
     verification = await verifyRegistrationResponse({
       response: toLibraryRegistration(response),
       expectedChallenge: expected,
@@ -310,6 +313,7 @@ export async function verifyRegistration(cfg: CeremonyConfig, input: Registratio
 
 /** Sign-in options for a discoverable passkey (no allowCredentials), user verification required. */
 export async function authenticationOptions(cfg: CeremonyConfig): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  const { generateAuthenticationOptions } = await webauthnLibrary()
   const options = await generateAuthenticationOptions({
     rpID: cfg.rpID,
     userVerification: 'required',
@@ -351,6 +355,7 @@ export async function verifyAuthentication(cfg: CeremonyConfig, response: Authen
 
   let verification
   try {
+    const { verifyAuthenticationResponse } = await webauthnLibrary()
     verification = await verifyAuthenticationResponse({
       response: toLibraryAuthentication(response),
       expectedChallenge: client.challenge,

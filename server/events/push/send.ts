@@ -1,6 +1,6 @@
 import { request, type Agent } from 'node:https'
 import type { Socket } from 'node:net'
-import webpush from 'web-push'
+import type { RequestDetails } from 'web-push'
 import { checkPeer, type AddressPolicy } from './address.js'
 import { checkEndpoint } from './endpoint.js'
 import { PUSH_LIMITS } from './limits.js'
@@ -39,8 +39,10 @@ export interface SendOptions extends AddressPolicy {
 export async function sendPush(sub: PushSubscriptionRecord, payload: Buffer, options: SendOptions): Promise<SendOutcome> {
   const endpoint = checkEndpoint(sub.endpoint, options)
   if (!endpoint.ok) return { kind: 'failed', status: null, reason: `refused endpoint: ${endpoint.reason}` }
-  let details: webpush.RequestDetails
+  let details: RequestDetails
   try {
+    // Loaded on the first push: most servers idle with no subscription at all.
+    const { default: webpush } = await import('web-push')
     details = webpush.generateRequestDetails({ endpoint: sub.endpoint, keys: { p256dh: sub.p256dh, auth: sub.auth } }, payload, {
       vapidDetails: { subject: options.subject, publicKey: options.vapid.publicKey, privateKey: options.vapid.privateKey },
       TTL: options.ttl,
@@ -54,7 +56,7 @@ export async function sendPush(sub: PushSubscriptionRecord, payload: Buffer, opt
   return post(endpoint.value, details, options)
 }
 
-function post(url: URL, details: webpush.RequestDetails, options: SendOptions): Promise<SendOutcome> {
+function post(url: URL, details: RequestDetails, options: SendOptions): Promise<SendOutcome> {
   const timeoutMs = options.timeoutMs ?? PUSH_LIMITS.sendTimeoutMs
   return new Promise((resolve) => {
     let settled = false

@@ -56,7 +56,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   sock = `handoff-test-${process.pid}-${randomUUID().slice(0, 8)}`
-  await tmux(sock, ['-f', '/dev/null', 'new-session', '-d', '-s', 'work', '-x', '120', '-y', '30', PANE_SHELL])
+  await tmux(sock, ['-f', '/dev/null', 'new-session', '-d', '-s', 'proj', '-x', '120', '-y', '30', PANE_SHELL])
   home = await mkdtemp(join(tmpdir(), 'handoff-browser-'))
   server = await startServer({ port: 0, tmuxSocket: sock, home })
   context = await browser.newContext({ viewport: { width: 390, height: 844 } })
@@ -81,7 +81,7 @@ afterEach(async () => {
 
 /** The text xterm.js's DOM renderer shows. */
 const screenText = () => page.locator('.xterm-rows').textContent()
-const paneText = () => tmux(sock, ['capture-pane', '-p', '-t', 'work:0'])
+const paneText = () => tmux(sock, ['capture-pane', '-p', '-t', 'proj:0'])
 const connectionState = () => page.getByTestId('status').getAttribute('data-state')
 
 describe('web app', () => {
@@ -89,10 +89,10 @@ describe('web app', () => {
     'opens a window from the sessions list and runs a command typed into it',
     async () => {
       await page.goto(server!.url)
-      await page.getByTestId('session-work').click()
+      await page.getByTestId('session-proj').click()
       await page.getByTestId('window-0').click()
 
-      await expect.poll(() => new URL(page.url()).pathname, POLL).toBe('/t/work/0')
+      await expect.poll(() => new URL(page.url()).pathname, POLL).toBe('/t/proj/0')
       await expect.poll(connectionState, POLL).toBe('live')
       await expect.poll(screenText, POLL).toMatch(PROMPT_FIRST)
       await page.getByTestId('terminal').click()
@@ -111,10 +111,10 @@ describe('web app', () => {
     'opens a deep link straight into the terminal',
     async () => {
       await expect.poll(paneText, POLL).toMatch(PROMPT_FIRST)
-      await tmux(sock, ['send-keys', '-t', 'work:0', 'echo deep-$((6*7))', 'Enter'])
+      await tmux(sock, ['send-keys', '-t', 'proj:0', 'echo deep-$((6*7))', 'Enter'])
       await expect.poll(paneText, POLL).toContain('deep-42')
 
-      await page.goto(`${server!.url}/t/work/0`)
+      await page.goto(`${server!.url}/t/proj/0`)
       await expect.poll(connectionState, POLL).toBe('live')
       // tmux redraws the whole screen for a new client, earlier output included.
       await expect.poll(screenText, POLL).toContain('deep-42')
@@ -126,16 +126,16 @@ describe('web app', () => {
   it(
     'goes back to the sessions list and forward again with the browser history',
     async () => {
-      await page.goto(`${server!.url}/t/work/0`)
+      await page.goto(`${server!.url}/t/proj/0`)
       await expect.poll(connectionState, POLL).toBe('live')
 
       await page.getByTestId('back').click()
-      await expect.poll(() => page.getByTestId('session-work').count(), POLL).toBe(1)
+      await expect.poll(() => page.getByTestId('session-proj').count(), POLL).toBe(1)
       expect(new URL(page.url()).pathname).toBe('/')
 
       await page.goBack()
       await expect.poll(connectionState, POLL).toBe('live')
-      expect(new URL(page.url()).pathname).toBe('/t/work/0')
+      expect(new URL(page.url()).pathname).toBe('/t/proj/0')
       expect(pageProblems).toEqual([])
     },
     TEST_TIMEOUT_MS,
@@ -145,7 +145,7 @@ describe('web app', () => {
     'shows the server\'s message when a new session name is taken',
     async () => {
       await page.goto(server!.url)
-      await page.getByTestId('new-session-name').fill('work')
+      await page.getByTestId('new-session-name').fill('proj')
       await page.getByTestId('new-session-submit').click()
       await expect.poll(() => page.getByTestId('new-session-error').textContent(), POLL).not.toBe('')
 
@@ -161,7 +161,7 @@ describe('web app', () => {
   it(
     'reconnects after the server restarts',
     async () => {
-      await page.goto(`${server!.url}/t/work/0`)
+      await page.goto(`${server!.url}/t/proj/0`)
       await expect.poll(connectionState, POLL).toBe('live')
       await expect.poll(screenText, POLL).toMatch(PROMPT_FIRST)
 
@@ -183,11 +183,11 @@ describe('web app', () => {
   it(
     'returns to the list with a notice when the window is killed',
     async () => {
-      await tmux(sock, ['new-window', '-d', '-t', 'work:1', PANE_SHELL])
-      await page.goto(`${server!.url}/t/work/1`)
+      await tmux(sock, ['new-window', '-d', '-t', 'proj:1', PANE_SHELL])
+      await page.goto(`${server!.url}/t/proj/1`)
       await expect.poll(connectionState, POLL).toBe('live')
 
-      await tmux(sock, ['kill-window', '-t', 'work:1'])
+      await tmux(sock, ['kill-window', '-t', 'proj:1'])
       await expect.poll(() => page.getByTestId('notice').count(), POLL).toBe(1)
       expect(new URL(page.url()).pathname).toBe('/')
       expect(pageProblems).toEqual([])
@@ -205,7 +205,7 @@ describe('web app', () => {
       // Reload so the worker controls the page, then make API calls through it.
       await page.reload()
       await expect.poll(() => page.evaluate(() => navigator.serviceWorker.controller !== null), POLL).toBe(true)
-      await expect.poll(() => page.getByTestId('session-work').count(), POLL).toBe(1)
+      await expect.poll(() => page.getByTestId('session-proj').count(), POLL).toBe(1)
 
       const cachedPaths = await page.evaluate(async () => {
         const paths: string[] = []

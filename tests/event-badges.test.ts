@@ -37,7 +37,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   tmux = new PrivateTmux()
-  tmux.newSession('work')
+  tmux.newSession('proj')
   tmux.newSession('other-1')
   ;({ home, remove: removeHome } = tempHome())
   server = await startServer({ port: 0, tmuxSocket: tmux.socket, home, log: () => {} })
@@ -89,42 +89,42 @@ const badgeText = (testId: string) => badge(testId).count().then((n) => (n === 0
 describe('unseen-event badges', () => {
   it('shows a new event on its session and window, and clears it when the window is opened', async () => {
     await openList()
-    await notify('--type', 'notify', '--message', 'needs you', '--tmux-session', 'work', '--tmux-window', '0')
+    await notify('--type', 'notify', '--message', 'needs you', '--tmux-session', 'proj', '--tmux-window', '0')
 
-    await expect.poll(() => badgeText('session-work'), POLL).toBe('1')
-    await page.getByTestId('session-work').click()
+    await expect.poll(() => badgeText('session-proj'), POLL).toBe('1')
+    await page.getByTestId('session-proj').click()
     await expect.poll(() => badgeText('window-0'), POLL).toBe('1')
     expect(await badge('window-0').getAttribute('title')).toBe('needs you')
     expect(await badgeText('session-other-1')).toBeNull()
 
     // The title is the badge's tooltip, as text: markup in it stays characters.
-    await notify('--type', 'stop', '--title', '<b>Claude</b>', '--message', 'done', '--tmux-session', 'work', '--tmux-window', '0')
+    await notify('--type', 'stop', '--title', '<b>Claude</b>', '--message', 'done', '--tmux-session', 'proj', '--tmux-window', '0')
     await expect.poll(() => badgeText('window-0'), POLL).toBe('2')
     expect(await badge('window-0').getAttribute('title')).toBe('<b>Claude</b>')
     expect(await page.locator('[data-testid="unseen"] b').count()).toBe(0)
 
     await page.getByTestId('window-0').click()
-    await expect.poll(() => new URL(page.url()).pathname, POLL).toBe('/t/work/0')
+    await expect.poll(() => new URL(page.url()).pathname, POLL).toBe('/t/proj/0')
     await expect.poll(() => stored().then((s) => s?.entries.length), POLL).toBe(0)
 
     // An event for the window on screen is seen as it arrives.
-    const id = await notify('--type', 'notify', '--message', 'while looking', '--tmux-session', 'work', '--tmux-window', '0')
+    const id = await notify('--type', 'notify', '--message', 'while looking', '--tmux-session', 'proj', '--tmux-window', '0')
     await expect.poll(() => stored().then((s) => s?.lastId), POLL).toBe(id)
     await page.getByTestId('back').click()
-    await expect.poll(() => page.getByTestId('session-work').count(), POLL).toBe(1)
-    expect(await badgeText('session-work')).toBeNull()
+    await expect.poll(() => page.getByTestId('session-proj').count(), POLL).toBe(1)
+    expect(await badgeText('session-proj')).toBeNull()
     expect((await stored())?.entries).toEqual([])
     expect(pageProblems).toEqual([])
   })
 
   it('shows nothing of sessions the device may not see', async () => {
     await openList('other-*')
-    await notify('--type', 'notify', '--message', 'needs you', '--tmux-session', 'work', '--tmux-window', '0')
+    await notify('--type', 'notify', '--message', 'needs you', '--tmux-session', 'proj', '--tmux-window', '0')
     await notify('--type', 'notify', '--message', 'yours', '--tmux-session', 'other-1', '--tmux-window', '0')
 
     // The later event arrived, so the earlier one would have too.
     await expect.poll(() => badgeText('session-other-1'), POLL).toBe('1')
-    expect(await page.getByTestId('session-work').count()).toBe(0)
+    expect(await page.getByTestId('session-proj').count()).toBe(0)
     expect(await page.getByTestId('unseen').count()).toBe(1)
     expect((await stored())?.entries.map((e) => e.tab?.session)).toEqual(['other-1'])
     expect(pageProblems).toEqual([])
@@ -133,11 +133,11 @@ describe('unseen-event badges', () => {
   it('counts events sent while the app was closed when it opens again', async () => {
     await openList()
     await page.close()
-    await notify('--type', 'error', '--message', 'failed', '--tmux-session', 'work', '--tmux-window', '0')
+    await notify('--type', 'error', '--message', 'failed', '--tmux-session', 'proj', '--tmux-window', '0')
 
     page = await context!.newPage()
     await page.goto(server.url)
-    await expect.poll(() => badgeText('session-work'), POLL).toBe('1')
+    await expect.poll(() => badgeText('session-proj'), POLL).toBe('1')
   })
 
   it('stops quietly when the device is signed out', async () => {

@@ -47,7 +47,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   sock = `handoff-test-${process.pid}-${randomUUID().slice(0, 8)}`
-  await tmux(sock, ['-f', '/dev/null', 'new-session', '-d', '-s', 'work', '-x', '120', '-y', '30', PANE_SHELL])
+  await tmux(sock, ['-f', '/dev/null', 'new-session', '-d', '-s', 'proj', '-x', '120', '-y', '30', PANE_SHELL])
   home = await mkdtemp(join(tmpdir(), 'handoff-phone-'))
   server = await startServer({ port: 0, tmuxSocket: sock, home, log: () => {} })
 })
@@ -74,17 +74,17 @@ async function openPhone(grant: { readOnly?: boolean } = {}): Promise<void> {
 }
 
 async function openTab(window = 0): Promise<void> {
-  await page.goto(`${server!.url}/t/work/${window}`)
+  await page.goto(`${server!.url}/t/proj/${window}`)
   await expect.poll(connectionState, POLL).toBe('live')
 }
 
 const screenText = () => page.locator('.xterm-rows').textContent()
 const screenRows = () => page.$$eval('.xterm-rows > div', (rows) => rows.map((row) => row.textContent ?? ''))
-const paneText = () => tmux(sock, ['capture-pane', '-p', '-t', 'work:0'])
-const paneCommand = () => tmux(sock, ['display-message', '-p', '-t', 'work:0', '#{pane_current_command}']).then((s) => s.trim())
+const paneText = () => tmux(sock, ['capture-pane', '-p', '-t', 'proj:0'])
+const paneCommand = () => tmux(sock, ['display-message', '-p', '-t', 'proj:0', '#{pane_current_command}']).then((s) => s.trim())
 const connectionState = () => page.getByTestId('status').getAttribute('data-state')
 /** Types into the pane from tmux's side, as the desktop would. */
-const desktopTypes = (line: string) => tmux(sock, ['send-keys', '-t', 'work:0', line, 'Enter'])
+const desktopTypes = (line: string) => tmux(sock, ['send-keys', '-t', 'proj:0', line, 'Enter'])
 
 /** Focuses xterm's input, as a tap on the terminal does (the soft keyboard's target). */
 const focusTerminal = () => page.locator('.xterm-helper-textarea').focus()
@@ -169,7 +169,7 @@ describe('phone terminal', () => {
       }
       await expect.poll(cursorInView, POLL).toBe(true)
       // tmux followed the phone's new size ("fit this phone"), and the prompt is on the last rows.
-      await expect.poll(async () => Number((await tmux(sock, ['display-message', '-p', '-t', 'work:0', '#{window_height}'])).trim()), POLL).toBeLessThan(25)
+      await expect.poll(async () => Number((await tmux(sock, ['display-message', '-p', '-t', 'proj:0', '#{window_height}'])).trim()), POLL).toBeLessThan(25)
       // The row above tmux's status line holds the prompt.
       await expect.poll(async () => (await screenRows()).filter((row) => row.trim()).at(-2) ?? '', POLL).toMatch(/^[$#]/)
       expect(pageProblems).toEqual([])
@@ -275,7 +275,7 @@ describe('phone terminal', () => {
       expect(await page.getByTestId('reader').count()).toBe(0)
       expect(await connectionState()).toBe('live')
       // The tmux window kept the desktop's size throughout.
-      expect((await tmux(sock, ['display-message', '-p', '-t', 'work:0', '#{window_width}'])).trim()).not.toBe('')
+      expect((await tmux(sock, ['display-message', '-p', '-t', 'proj:0', '#{window_width}'])).trim()).not.toBe('')
       expect(pageProblems).toEqual([])
     },
     TEST_TIMEOUT_MS,
@@ -298,7 +298,7 @@ describe('phone terminal', () => {
       await desktopTypes('echo desktop-$((6*7))')
       await expect.poll(paneText, POLL).toContain('desktop-42')
       expect(await paneText()).not.toContain('typed-')
-      expect((await tmux(sock, ['display-message', '-p', '-t', 'work:0', '#{window_width}'])).trim()).toBe('120')
+      expect((await tmux(sock, ['display-message', '-p', '-t', 'proj:0', '#{window_width}'])).trim()).toBe('120')
       expect(pageProblems).toEqual([])
     },
     TEST_TIMEOUT_MS,
@@ -312,8 +312,8 @@ describe('phone terminal', () => {
       await desktopTypes('echo resume-$((6*7))')
       await expect.poll(screenText, POLL).toContain('resume-42')
       await page.getByTestId('back').tap()
-      await expect.poll(() => page.getByTestId('session-work').count(), POLL).toBe(1)
-      const saved = await page.evaluate(() => localStorage.getItem('handoff.screen.work/0'))
+      await expect.poll(() => page.getByTestId('session-proj').count(), POLL).toBe(1)
+      const saved = await page.evaluate(() => localStorage.getItem('handoff.screen.proj/0'))
       expect(saved).toContain('resume-42')
       expect(pageProblems).toEqual([])
     },

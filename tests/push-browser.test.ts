@@ -31,7 +31,7 @@ let worker: Worker
 
 beforeEach(async () => {
   tmux = new PrivateTmux()
-  tmux.newSession('work')
+  tmux.newSession('proj')
   home = await mkdtemp(join(tmpdir(), 'handoff-push-browser-'))
   profile = await mkdtemp(join(tmpdir(), 'handoff-push-profile-'))
   server = await startServer({ port: 0, tmuxSocket: tmux.socket, home, log: () => {} })
@@ -93,8 +93,8 @@ const payload = (extra: Record<string, unknown> = {}) => ({
   type: 'notify',
   title: 'Claude Code',
   body: '<b>waiting</b> for you',
-  tag: 'tab:work:0',
-  url: '/t/work/0',
+  tag: 'tab:proj:0',
+  url: '/t/proj/0',
   ...extra,
 })
 
@@ -108,7 +108,7 @@ describe('service worker push', () => {
   it('shows a pushed event with the tab as tag and deep link, text as text', async () => {
     await show(payload())
     await expect.poll(notifications, POLL).toEqual([
-      { title: 'Claude Code', body: '<b>waiting</b> for you', tag: 'tab:work:0', data: { url: `${server.url}/t/work/0`, id: 5 } },
+      { title: 'Claude Code', body: '<b>waiting</b> for you', tag: 'tab:proj:0', data: { url: `${server.url}/t/proj/0`, id: 5 } },
     ])
   })
 
@@ -117,34 +117,34 @@ describe('service worker push', () => {
     await show(payload({ id: 6, body: 'newer' }))
     await show(payload({ id: 7, tag: 'type:stop', url: '/', title: 'Finished', body: '' }))
     await expect.poll(async () => (await notifications()).map((n) => [n.tag, n.body]).sort(), POLL).toEqual([
-      ['tab:work:0', 'newer'],
+      ['tab:proj:0', 'newer'],
       ['type:stop', ''],
     ])
   })
 
   it('drops a stale push, and never opens a link to another origin', async () => {
-    await show(payload({ id: 9, url: 'https://evil.example/phish', tag: 'tab:work:1' }))
-    await push(payload({ id: 8, ts: new Date(Date.now() - 3 * 60 * 60_000).toISOString(), tag: 'tab:work:9' }))
-    await show(payload({ id: 10, tag: 'tab:work:2', url: '/t/work/2' }))
+    await show(payload({ id: 9, url: 'https://evil.example/phish', tag: 'tab:proj:1' }))
+    await push(payload({ id: 8, ts: new Date(Date.now() - 3 * 60 * 60_000).toISOString(), tag: 'tab:proj:9' }))
+    await show(payload({ id: 10, tag: 'tab:proj:2', url: '/t/proj/2' }))
     await expect.poll(async () => (await notifications()).map((n) => [n.tag, n.data]).sort(), POLL).toEqual([
-      ['tab:work:1', { url: `${server.url}/`, id: 9 }],
-      ['tab:work:2', { url: `${server.url}/t/work/2`, id: 10 }],
+      ['tab:proj:1', { url: `${server.url}/`, id: 9 }],
+      ['tab:proj:2', { url: `${server.url}/t/proj/2`, id: 10 }],
     ])
   })
 
   it('a click navigates the open window to the tab', async () => {
-    await worker.evaluate((url) => (self as unknown as { handoffOpenFromNotification(u: string): Promise<void> }).handoffOpenFromNotification(url), `${server.url}/t/work/0`)
-    await page.waitForURL(`${server.url}/t/work/0`, { timeout: POLL.timeout })
+    await worker.evaluate((url) => (self as unknown as { handoffOpenFromNotification(u: string): Promise<void> }).handoffOpenFromNotification(url), `${server.url}/t/proj/0`)
+    await page.waitForURL(`${server.url}/t/proj/0`, { timeout: POLL.timeout })
     // Another origin is ignored: the page stays where it is.
     await worker.evaluate(() => (self as unknown as { handoffOpenFromNotification(u: string): Promise<void> }).handoffOpenFromNotification('https://evil.example/'))
-    expect(page.url()).toBe(`${server.url}/t/work/0`)
+    expect(page.url()).toBe(`${server.url}/t/proj/0`)
   })
 
   it('opening the tab in the app clears its notification', async () => {
-    await show(payload({ tag: 'tab:work:0' }))
-    await show(payload({ id: 10, tag: 'tab:work:1', url: '/t/work/1' }))
+    await show(payload({ tag: 'tab:proj:0' }))
+    await show(payload({ id: 10, tag: 'tab:proj:1', url: '/t/proj/1' }))
     await expect.poll(async () => (await notifications()).length, POLL).toBe(2)
-    await page.goto(`${server.url}/t/work/0`)
-    await expect.poll(async () => (await notifications()).map((n) => n.tag), POLL).toEqual(['tab:work:1'])
+    await page.goto(`${server.url}/t/proj/0`)
+    await expect.poll(async () => (await notifications()).map((n) => n.tag), POLL).toEqual(['tab:proj:1'])
   })
 })

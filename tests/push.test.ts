@@ -124,8 +124,8 @@ beforeEach(async () => {
   received = []
   open = new Set()
   tmux = new PrivateTmux()
-  tmux.newSession('work')
-  tmux.run('new-window', '-d', '-t', 'work')
+  tmux.newSession('proj')
+  tmux.run('new-window', '-d', '-t', 'proj')
   ;({ home, remove: removeHome } = tempHome())
   vapid = await loadVapidKeys(home)
   browserKey = createECDH('prime256v1')
@@ -213,7 +213,7 @@ const event = (extra: Partial<PushEvent> = {}): PushEvent => ({
   type: 'notify',
   title: 'Claude Code',
   message: 'Claude is waiting for your input',
-  tmux_session: 'work',
+  tmux_session: 'proj',
   tmux_window: 1,
   ...extra,
 })
@@ -237,7 +237,7 @@ describe('push delivery', () => {
     expect(push.headers.ttl).toBe('3600')
     expect(push.headers.urgency).toBe('high')
     expect(push.headers.topic).toMatch(/^[A-Za-z0-9_-]{1,32}$/)
-    expect(String(push.headers.topic)).not.toContain('work')
+    expect(String(push.headers.topic)).not.toContain('proj')
     expect(String(push.headers.authorization)).toMatch(/^vapid t=[\w-]+\.[\w-]+\.[\w-]+, k=[\w-]+$/)
     // 86-byte aes128gcm header + a 1024-byte bucket + delimiter + 16-byte tag: only the bucket shows.
     expect(push.body.length).toBe(86 + 1024 + 1 + 16)
@@ -248,8 +248,8 @@ describe('push delivery', () => {
       type: 'notify',
       title: 'Claude Code',
       body: 'Claude is waiting for your input',
-      tag: 'tab:work:1',
-      url: '/t/work/1',
+      tag: 'tab:proj:1',
+      url: '/t/proj/1',
     })
   })
 
@@ -313,17 +313,17 @@ describe('push delivery', () => {
 describe('suppression', () => {
   it('holds while the device shows the tab, and stops when the page is hidden', async () => {
     await subscribe()
-    const term = await TermClient.open(port, '/api/term/work/1', { cookie: phone.cookie, origin })
+    const term = await TermClient.open(port, '/api/term/proj/1', { cookie: phone.cookie, origin })
     try {
       term.control({ type: 'visibility', visible: true })
-      await expect.poll(() => terminals.viewers(), POLL).toEqual([{ deviceId: phone.record.id, session: 'work', window: 1, visible: true }])
+      await expect.poll(() => terminals.viewers(), POLL).toEqual([{ deviceId: phone.record.id, session: 'proj', window: 1, visible: true }])
       expect((await sender.deliver(event()))[0]?.outcome.kind).toBe('suppressed')
       // Another window of the same session is not the tab being looked at.
       expect((await sender.deliver(event({ tmux_window: 0 })))[0]?.outcome.kind).toBe('sent')
       term.control({ type: 'visibility', visible: false })
       await expect.poll(() => terminals.viewers()[0]?.visible, POLL).toBe(false)
       expect((await sender.deliver(event()))[0]?.outcome.kind).toBe('sent')
-      expect(received.map((r) => decrypt(r.body).tag)).toEqual(['tab:work:0', 'tab:work:1'])
+      expect(received.map((r) => decrypt(r.body).tag)).toEqual(['tab:proj:0', 'tab:proj:1'])
     } finally {
       await term.close()
     }
@@ -332,7 +332,7 @@ describe('suppression', () => {
   it('does not suppress for another device looking at the tab', async () => {
     await subscribe()
     const other = await addSignedInDevice(home, origin, { name: 'tablet' })
-    const term = await TermClient.open(port, '/api/term/work/1', { cookie: other.cookie, origin })
+    const term = await TermClient.open(port, '/api/term/proj/1', { cookie: other.cookie, origin })
     try {
       await expect.poll(() => terminals.viewers().length, POLL).toBe(1)
       expect((await sender.deliver(event()))[0]?.outcome.kind).toBe('sent')

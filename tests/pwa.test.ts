@@ -49,8 +49,8 @@ afterAll(async () => {
 
 beforeEach(async () => {
   tmux = new PrivateTmux()
-  tmux.newSession('work')
-  tmux.run('new-window', '-d', '-t', 'work:1')
+  tmux.newSession('proj')
+  tmux.run('new-window', '-d', '-t', 'proj:1')
   ;({ home, remove: removeHome } = tempHome())
   webRoot = mkdtempSync(join(tmpdir(), 'handoff-web-'))
   cpSync(DIST_WEB, webRoot, { recursive: true })
@@ -143,7 +143,7 @@ describe('installable app', () => {
   it('meets the install criteria: a valid manifest with icons that load, and a worker that controls the page', async () => {
     await phone()
     await openControlled()
-    await expect.poll(() => page.getByTestId('session-work').count(), POLL).toBe(1)
+    await expect.poll(() => page.getByTestId('session-proj').count(), POLL).toBe(1)
 
     const cdp = await context!.newCDPSession(page)
     const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors')
@@ -205,7 +205,7 @@ describe('installable app', () => {
     // No inline script for the CSP to have to allow.
     expect(await response!.text()).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/)
 
-    await expect.poll(() => page.getByTestId('session-work').count(), POLL).toBe(1)
+    await expect.poll(() => page.getByTestId('session-proj').count(), POLL).toBe(1)
     // The cookie is httpOnly, and nothing else holds the token.
     expect(await page.evaluate(() => document.cookie)).toBe('')
     const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }))
@@ -225,7 +225,7 @@ describe('installable app', () => {
 
     await phone()
     await page.goto(server!.url)
-    await page.getByTestId('session-work').click()
+    await page.getByTestId('session-proj').click()
     await expect.poll(() => page.getByTestId('window-1').count(), POLL).toBe(1)
     // Each window shows its index, name, command and folder, and how recently it was active.
     expect(await page.getByTestId('window-0').textContent()).toMatch(/^0.*sh.*just now/)
@@ -241,7 +241,7 @@ describe('installable app', () => {
   it('loads the first screen within 150 KB of gzipped script, and xterm.js only when a terminal opens', async () => {
     await phone()
     await page.goto(server!.url)
-    await expect.poll(() => page.getByTestId('session-work').count(), POLL).toBe(1)
+    await expect.poll(() => page.getByTestId('session-proj').count(), POLL).toBe(1)
     const scripts = () =>
       page.evaluate(() =>
         performance
@@ -258,7 +258,7 @@ describe('installable app', () => {
     expect(first.filter((p) => p.includes('terminal'))).toEqual([])
     expect(await page.evaluate(() => document.querySelector('.xterm') === null)).toBe(true)
 
-    await page.getByTestId('session-work').click()
+    await page.getByTestId('session-proj').click()
     await page.getByTestId('window-0').click()
     await expect.poll(() => page.getByTestId('status').getAttribute('data-state'), POLL).toBe('live')
     expect((await scripts()).filter((p) => p.includes('terminal'))).toHaveLength(1)
@@ -270,7 +270,7 @@ describe('offline and updates', () => {
   it('opens from the precached shell with the last known sessions when the computer is unreachable, then recovers', async () => {
     await phone()
     await openControlled()
-    await page.getByTestId('session-work').click()
+    await page.getByTestId('session-proj').click()
     await expect.poll(() => page.getByTestId('window-1').count(), POLL).toBe(1)
 
     const { port } = server!
@@ -278,25 +278,25 @@ describe('offline and updates', () => {
     server = undefined
     await page.reload()
     await expect.poll(() => page.getByTestId('offline-banner').textContent(), POLL).toMatch(/^Can’t reach localhost — retrying/)
-    expect(await page.getByTestId('last-session-work').textContent()).toContain('work')
+    expect(await page.getByTestId('last-session-proj').textContent()).toContain('proj')
     expect(await page.getByTestId('last-known').textContent()).toContain('2 windows')
 
     // It keeps trying on its own (with backoff) and comes back when the server does.
     server = await startServer({ port, tmuxSocket: tmux.socket, home, webRoot, log: () => {} })
-    await expect.poll(() => page.getByTestId('session-work').count(), POLL).toBe(1)
+    await expect.poll(() => page.getByTestId('session-proj').count(), POLL).toBe(1)
     expect(await page.getByTestId('offline').count()).toBe(0)
   })
 
   it('shows "Can\'t reach" over the sessions list when the server stops while it is open', async () => {
     await phone()
     await page.goto(server!.url)
-    await expect.poll(() => page.getByTestId('session-work').count(), POLL).toBe(1)
+    await expect.poll(() => page.getByTestId('session-proj').count(), POLL).toBe(1)
     await server!.close()
     server = undefined
     await page.getByTestId('refresh').click()
     await expect.poll(() => page.getByTestId('offline-banner').textContent(), POLL).toContain('Can’t reach localhost')
     // The list stays as it was: nothing navigates away on its own.
-    expect(await page.getByTestId('session-work').count()).toBe(1)
+    expect(await page.getByTestId('session-proj').count()).toBe(1)
     expect(new URL(page.url()).pathname).toBe('/')
   })
 
@@ -318,7 +318,7 @@ describe('offline and updates', () => {
     await expect.poll(() => page.evaluate(() => (window as unknown as { marker?: number }).marker ?? 0).catch(() => 1), POLL).toBe(0)
     await expect.poll(() => page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.waiting ?? null), POLL).toBe(null)
     expect(await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.active?.scriptURL)).toBe(before)
-    await expect.poll(() => page.getByTestId('session-work').count(), POLL).toBe(1)
+    await expect.poll(() => page.getByTestId('session-proj').count(), POLL).toBe(1)
     expect(await page.getByTestId('update-banner').count()).toBe(0)
     expect(problems).toEqual([])
   })
@@ -327,7 +327,7 @@ describe('offline and updates', () => {
 describe('device settings', () => {
   it('asks for the passkey again after the app was in the background long enough, and unlocks with it', async () => {
     await phone()
-    await page.goto(`${server!.url}/t/work/0`)
+    await page.goto(`${server!.url}/t/proj/0`)
     await expect.poll(() => page.getByTestId('status').getAttribute('data-state'), POLL).toBe('live')
     await givePasskey()
     // 0.005 min = 300 ms (the menu offers 1-60 min; storage takes any number).
@@ -372,14 +372,14 @@ describe('device settings', () => {
   it('kills a window only after confirmation, and creates windows', async () => {
     await phone()
     await page.goto(server!.url)
-    await page.getByTestId('session-work').click()
+    await page.getByTestId('session-proj').click()
     await page.getByTestId('kill-window-1').click()
     await page.getByTestId('confirm-yes').click()
-    await expect.poll(() => tmux.run('list-windows', '-t', 'work', '-F', '#{window_index}').trim(), POLL).toBe('0')
+    await expect.poll(() => tmux.run('list-windows', '-t', 'proj', '-F', '#{window_index}').trim(), POLL).toBe('0')
     await expect.poll(() => page.getByTestId('window-1').count(), POLL).toBe(0)
 
     await page.getByTestId('new-window').click()
-    await expect.poll(() => tmux.run('list-windows', '-t', 'work', '-F', '#{window_index}').trim().split('\n').length, POLL).toBe(2)
+    await expect.poll(() => tmux.run('list-windows', '-t', 'proj', '-F', '#{window_index}').trim().split('\n').length, POLL).toBe(2)
     await expect.poll(() => page.getByTestId('window-1').count(), POLL).toBe(1)
     expect(new URL(page.url()).pathname).toBe('/')
     expect(problems).toEqual([])
@@ -388,7 +388,7 @@ describe('device settings', () => {
   it('shows a read-only phone no destructive control', async () => {
     await phone({ readOnly: true })
     await page.goto(server!.url)
-    await page.getByTestId('session-work').click()
+    await page.getByTestId('session-proj').click()
     await expect.poll(() => page.getByTestId('window-1').count(), POLL).toBe(1)
     expect(await page.getByTestId('readonly-badge').count()).toBe(1)
     for (const id of ['kill-window-0', 'kill-window-1', 'kill-session', 'new-window']) expect(await page.getByTestId(id).count(), id).toBe(0)

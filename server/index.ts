@@ -11,7 +11,7 @@ import { audienceFor, authorize, checkHost, checkOrigin, createApp, grantOf, typ
 import { startServing, type Peer } from './net/serving.js'
 import { VERSION, WEB_ROOT } from './paths.js'
 import { appendAudit, ensureHome, readDevices, removeFile, updateDevices, watchDevices, writeFileAtomic, type DeviceRecord } from './store/index.js'
-import { Tmux } from './tmux/index.js'
+import { Tmux, TmuxControl } from './tmux/index.js'
 
 export interface ServerOptions {
   /** 0 picks a free port. */
@@ -27,7 +27,6 @@ export interface ServerOptions {
   home: string
   webRoot?: string
   heartbeatMs?: number
-  watchIntervalMs?: number
   /** How long a sign-in lasts (ms); default 12 hours. */
   sessionTtlMs?: number
   log?: (line: string) => void
@@ -73,11 +72,14 @@ const isAlive = (pid: number): boolean => {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
   const { home } = options
-  const tmux = new Tmux(options.tmuxSocket)
+  // One control connection to tmux for every command, notification and terminal.
+  const control = new TmuxControl(options.tmuxSocket, { log })
+  const tmux = new Tmux(control)
   await ensureHome(home)
   try {
-    const removed = await tmux.removeOrphanViewers(isAlive)
-    if (removed > 0) log(`removed ${removed} viewer session(s) left by a Handoff server that stopped`)
+    // A process of its own: starting up attaches nothing to the user's tmux.
+    const released = await new Tmux(options.tmuxSocket).releaseLeftoverClaims(isAlive)
+    if (released > 0) log(`gave ${released} window(s) back their size, held for a phone by a Handoff server that stopped`)
   } catch (err) {
     log(`tmux: ${err instanceof Error ? err.message : String(err)}`)
   }
@@ -159,6 +161,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   handle = getRequestListener(app.fetch)
   terminals = createTerminalServer({
     tmux,
+    control,
     access: {
       guard: (req) => checkHost(audience, req.headers.host) ?? checkOrigin(audience, req.headers.origin),
       async open(req, session) {
@@ -184,7 +187,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       },
     },
     heartbeatMs: options.heartbeatMs,
-    watchIntervalMs: options.watchIntervalMs,
     log,
   })
   // A revoked or narrowed device loses its terminals within a second, whoever changed it, and a revoked one its pushes.
@@ -215,6 +217,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       (closing ??= (async () => {
         stopWatchingDevices()
         terminals?.close()
+        control.close()
         push.stop()
         await events.stop()
         await serving.close()

@@ -24,7 +24,7 @@ import {
 } from '../server/events/push/index.js'
 import { authorize } from '../server/http/access.js'
 import type { AppEnv } from '../server/http/app.js'
-import { Tmux } from '../server/tmux/index.js'
+import { Tmux, TmuxControl } from '../server/tmux/index.js'
 import { addSignedInDevice, changeDevice, type TestDevice } from './support/device.js'
 import { errorCode, request } from './support/server.js'
 import { TermClient } from './support/term.js'
@@ -110,6 +110,7 @@ let removeHome: () => void
 let vapid: VapidKeys
 let sender: PushSender
 let terminals: TerminalServer
+let control: TmuxControl
 let http: HttpServer
 let port: number
 let origin: string
@@ -134,8 +135,10 @@ beforeEach(async () => {
 
   const peer = { address: '127.0.0.1', node: null, user: null }
   const auth = () => ({ home, origin, secureCookie: false })
+  control = new TmuxControl(tmux.socket)
   terminals = createTerminalServer({
-    tmux: new Tmux(tmux.socket),
+    tmux: new Tmux(control),
+    control,
     access: {
       guard: () => null,
       open: async (req, session) =>
@@ -178,6 +181,7 @@ afterEach(async () => {
   for (const res of open) res.destroy()
   sender.stop()
   terminals.close()
+  control.close()
   http.closeAllConnections()
   await new Promise((resolve) => http.close(resolve))
   tmux.kill()

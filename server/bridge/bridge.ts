@@ -1,20 +1,14 @@
-import { homedir } from 'node:os'
-import * as pty from 'node-pty'
 import type { WebSocket } from 'ws'
+import type { CloseCodeOf, PaneHeaderBytes, ServerFrame, SizePolicy, TerminalExitCode } from '../../protocol/index.js'
 import type { Session, Snapshot, Tmux, Window } from '../tmux/index.js'
-import { tmuxEnv } from '../tmux/index.js'
-import { BRIDGE_LIMITS, clampSize, parseControl } from './control.js'
+import { windowLayout, type WindowLayout } from '../tmux/panes.js'
+import { BRIDGE_LIMITS, parseControl } from './control.js'
 import { DisposableStore, toDisposable } from './disposable.js'
+import type { PaneViewer, SessionFeed } from './feed.js'
+import type { SizeClaims } from './sizes.js'
+import type { SyncKind } from './sync.js'
 
-export type ExitCode =
-  | 'DETACHED'
-  | 'WINDOW_CLOSED'
-  | 'SESSION_CLOSED'
-  | 'TMUX_EXITED'
-  | 'SERVER_STOPPING'
-  | 'DEVICE_REVOKED'
-  | 'DEVICE_EXPIRED'
-  | 'ACCESS_CHANGED'
+export type ExitCode = TerminalExitCode
 
 export interface ExitReason {
   code: ExitCode
@@ -22,7 +16,7 @@ export interface ExitReason {
 }
 
 /** WebSocket close code for each way a terminal ends (docs/protocol.md). */
-const CLOSE_CODES: Record<ExitCode, number> = {
+const CLOSE_CODES: CloseCodeOf = {
   DETACHED: 1000,
   SERVER_STOPPING: 1001,
   WINDOW_CLOSED: 4404,
@@ -32,6 +26,8 @@ const CLOSE_CODES: Record<ExitCode, number> = {
   DEVICE_EXPIRED: 4403,
   ACCESS_CHANGED: 4403,
 }
+
+const PANE_HEADER: PaneHeaderBytes = 4
 
 export interface Target {
   session: Session
@@ -50,47 +46,59 @@ export function goneReason(target: Target, snapshot: Snapshot | null): ExitReaso
 }
 
 export interface BridgeOptions {
+  feed: SessionFeed
   tmux: Tmux
+  sizes: SizeClaims
   target: Target
+  /** The phone's size in cells: what `fit` asks the window to take. */
   cols: number
   rows: number
-  /** Unique per bridge; names the hidden viewer session. */
-  viewerId: string
+  /** Lines of history sent with each pane's first screen. */
+  historyLines: number
   /** The signed-in device this terminal belongs to. */
   deviceId: string
-  /** Drop every input frame, and attach read-only in tmux. */
+  /** Drop every input frame, and never change the window's size. */
   readOnly: boolean
-  /** `desktop`: watch at the desktop's size (the phone never resizes the window); `fit`: the window takes this terminal's size while it is the latest client. */
-  sizePolicy: 'fit' | 'desktop'
+  /** `fit`: once the phone types, the window takes its size until it leaves; `desktop`: never. */
+  sizePolicy: SizePolicy
   onEnd: (bridge: Bridge) => void
+  log: (line: string) => void
 }
 
-// A UTF-8 locale for the tmux client, unless the user's own already is one.
-const utf8Locale = (): Record<string, string> =>
-  /utf-?8/i.test(process.env.LC_ALL ?? process.env.LC_CTYPE ?? process.env.LANG ?? '') ? {} : { LC_CTYPE: 'C.UTF-8' }
-
 /**
- * One browser terminal: a tmux client in a pty, streamed over one WebSocket.
- * Binary frames are raw bytes both ways; text frames are control JSON. All
- * that it creates lives in one DisposableStore; every way out disposes it.
+ * One browser terminal: the panes of one tmux window, streamed over one
+ * WebSocket from the session's control client. Nothing of it exists in tmux:
+ * no client, no session, no option (but a window held at a fitted phone's
+ * size, given back when it leaves). All it creates lives in one
+ * DisposableStore; every way out disposes it.
  */
-export class Bridge {
+export class Bridge implements PaneViewer {
   readonly target: Target
   readonly deviceId: string
   /** Set when the device becomes read-only while the terminal is open: input is dropped from then on. */
   readOnly: boolean
-  /** Whether the page showing this terminal is visible, as the client last said (`visibility` frame); true until told otherwise. */
+  /** Whether the page showing this terminal is visible, as the client last said; true until told otherwise. */
   visible = true
-  /** The session's name as last seen by the watch (renames follow); the target's name until then. */
+  /** The session's name as tmux last said (renames follow). */
   sessionName: string
   private readonly store = new DisposableStore()
-  private readonly pty: pty.IPty
+  private readonly feed: SessionFeed
+  private layout: WindowLayout | null = null
+  private focus: { pane: number | null; zoom: boolean } = { pane: null, zoom: false }
+  private phone: { cols: number; rows: number }
+  /** The phone typed since it was last hidden: only then does `fit` hold the window's size. */
+  private typed = false
+  private fitted = false
   private sentBytes = 0
   private ackedBytes = 0
-  private paused = false
-  private lastResizeAt = 0
-  private pendingSize: { cols: number; rows: number } | null = null
+  /** Output is not sent while the phone is this far behind; each pane is synced afresh once it catches up. */
+  private behind = false
+  private earlyInput: Buffer[] = []
+  private earlyInputBytes = 0
+  private layoutBusy = false
+  private layoutAgain = false
   private resizeTimer: NodeJS.Timeout | undefined
+  private lastResizeAt = 0
 
   constructor(
     private readonly ws: WebSocket,
@@ -100,119 +108,244 @@ export class Bridge {
     this.deviceId = options.deviceId
     this.readOnly = options.readOnly
     this.sessionName = options.target.session.name
-    const { tmux, target } = options
-    // At desktop size the client starts at the window's own size, so attaching never resizes it.
-    const ignoreSize = options.readOnly || options.sizePolicy === 'desktop'
-    const desktop = clampSize(target.window.width, target.window.height + target.session.statusLines)
-    const cols = ignoreSize ? desktop.cols : options.cols
-    const rows = ignoreSize ? desktop.rows : options.rows
-    this.pty = pty.spawn('tmux', tmux.viewerArgv(target.session, target.window, options.viewerId, {
-      readOnly: options.readOnly,
-      // A read-only watcher never resizes the desktop's window.
-      ignoreSize,
-    }), {
-      name: 'xterm-256color',
-      cols,
-      rows,
-      cwd: homedir(),
-      env: tmuxEnv({ TERM: 'xterm-256color', ...utf8Locale() }),
-      // Raw bytes: decoding here would split multi-byte characters across chunks.
-      encoding: null,
-    })
+    this.feed = options.feed
+    this.phone = { cols: options.cols, rows: options.rows }
+
     this.store.add(toDisposable(() => options.onEnd(this)))
-    // SIGHUP ends only this tmux client; destroy-unattached then removes its viewer session.
-    this.store.add(toDisposable(() => this.pty.kill()))
+    this.store.add(toDisposable(() => options.sizes.release(this)))
     this.store.add(toDisposable(() => clearTimeout(this.resizeTimer)))
-
-    // node-pty types onData as string, but with `encoding: null` it delivers Buffers.
-    const onData = this.pty.onData as unknown as pty.IEvent<Buffer>
-    this.store.add(onData((chunk) => this.sendOutput(chunk)))
-    this.store.add(this.pty.onExit(() => void this.explainExit()))
-
     const onMessage = (data: Buffer, isBinary: boolean) => this.receive(data, isBinary)
     ws.on('message', onMessage)
     this.store.add(toDisposable(() => ws.off('message', onMessage)))
     ws.once('close', () => this.store.dispose())
     // ws reports protocol errors (such as an oversized frame) here, then closes.
     ws.on('error', () => {})
+
+    this.feed.join(this)
+    void this.refreshLayout()
   }
 
-  /** Ends the terminal: tells the client why, closes the socket, kills the tmux client. Idempotent. */
+  get stalled(): boolean {
+    return this.behind
+  }
+
+  /** Ends the terminal: tells the client why and closes the socket. Idempotent. */
   end(reason: ExitReason): void {
     if (this.store.isDisposed) return
     if (this.ws.readyState === this.ws.OPEN) {
-      this.ws.send(JSON.stringify({ type: 'exit', code: reason.code, message: reason.message }))
+      this.sendFrame({ type: 'exit', code: reason.code, message: reason.message })
       this.ws.close(CLOSE_CODES[reason.code], reason.code)
     }
     this.store.dispose()
   }
 
-  private sendOutput(chunk: Buffer): void {
-    if (this.ws.readyState !== this.ws.OPEN) return
-    this.ws.send(chunk, { binary: true })
-    this.sentBytes += chunk.length
-    if (!this.paused && this.sentBytes - this.ackedBytes > BRIDGE_LIMITS.unackedHighBytes) {
-      this.paused = true
-      this.pty.pause()
+  // ---- PaneViewer: what the session's feed calls ----
+
+  output(pane: number, data: Buffer): void {
+    if (!this.behind) this.sendPane(pane, data)
+  }
+
+  redraw(pane: number, kind: SyncKind, data: Buffer): void {
+    if (this.behind) return
+    this.sendFrame({ type: 'sync', pane, kind })
+    this.sendPane(pane, data)
+  }
+
+  resync(pane: number): void {
+    if (!this.behind) this.feed.sync(this, pane, this.options.historyLines, 'full')
+  }
+
+  notification(name: string, args: string): void {
+    const [subject] = args.split(' ')
+    const mine = subject === this.target.window.id
+    if (((name === 'layout-change' || name === 'window-pane-changed' || name === 'window-renamed') && mine) || name === 'session-renamed') {
+      void this.refreshLayout()
     }
   }
+
+  lost(): void {
+    void this.explainEnd()
+  }
+
+  // ---- the socket ----
 
   private receive(data: Buffer, isBinary: boolean): void {
     if (isBinary) {
-      // Keys, pastes, mouse reports and terminal query replies alike: a read-only device sends nothing.
-      if (!this.readOnly) this.pty.write(data)
-      return
+      // Keys, mouse reports and terminal query replies alike: a read-only device sends nothing.
+      if (this.readOnly || data.length === 0) return
+      if (this.layout === null) {
+        // Typed before tmux said which panes there are: kept (a little) until it does.
+        if (this.earlyInputBytes + data.length <= BRIDGE_LIMITS.messageBytes) {
+          this.earlyInput.push(data)
+          this.earlyInputBytes += data.length
+        }
+        return
+      }
+      return this.type(data)
     }
     const parsed = parseControl(data.toString('utf8'))
-    if (!parsed.ok) {
-      this.ws.send(JSON.stringify({ type: 'error', code: 'BAD_CONTROL_MESSAGE', message: parsed.reason }))
+    if (!parsed.ok) return this.sendFrame({ type: 'error', code: 'BAD_CONTROL_MESSAGE', message: parsed.reason })
+    const message = parsed.message
+    switch (message.type) {
+      case 'ack':
+        // An ack can never count more than was sent.
+        this.ackedBytes = Math.min(this.sentBytes, this.ackedBytes + message.bytes)
+        if (this.behind && this.sentBytes - this.ackedBytes < BRIDGE_LIMITS.unackedLowBytes) this.catchUp()
+        return
+      case 'visibility':
+        this.visible = message.visible
+        if (!message.visible) this.typed = false
+        return this.updateClaim()
+      case 'resize':
+        this.phone = { cols: message.cols, rows: message.rows }
+        return this.scheduleClaim()
+      case 'focus':
+        if (!this.layout?.panes.some((p) => p.id === message.pane)) {
+          return this.sendFrame({ type: 'error', code: 'BAD_CONTROL_MESSAGE', message: `window has no pane ${message.pane}` })
+        }
+        this.focus = { pane: message.pane, zoom: message.zoom }
+        return this.updateClaim()
+      case 'paste': {
+        const pane = this.inputPane()
+        if (this.readOnly || pane === null || message.text === '') return
+        this.feed.paste(pane, message.text, (err) => this.options.log(`tmux: paste: ${err.message}`))
+        return
+      }
+    }
+  }
+
+  private type(data: Buffer): void {
+    const pane = this.inputPane()
+    if (pane === null) return
+    this.feed.sendKeys(pane, data, (err) => this.options.log(`tmux: keys: ${err.message}`))
+    if (!this.typed) {
+      this.typed = true
+      this.updateClaim()
+    }
+  }
+
+  /** Where keys go: the pane the phone shows, or the window's active pane. */
+  private inputPane(): number | null {
+    const panes = this.layout?.panes ?? []
+    return panes.find((p) => p.id === this.focus.pane)?.id ?? panes.find((p) => p.active)?.id ?? panes[0]?.id ?? null
+  }
+
+  private sendFrame(frame: ServerFrame): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(frame))
+  }
+
+  private sendPane(pane: number, data: Buffer): void {
+    if (this.ws.readyState !== this.ws.OPEN) return
+    const frame = Buffer.allocUnsafe(PANE_HEADER + data.length)
+    frame.writeUInt32BE(pane, 0)
+    data.copy(frame, PANE_HEADER)
+    this.ws.send(frame, { binary: true })
+    this.sentBytes += frame.length
+    if (this.sentBytes - this.ackedBytes > BRIDGE_LIMITS.unackedHighBytes) this.behind = true
+  }
+
+  /** The phone rendered enough: every pane it shows starts again from tmux's current state. */
+  private catchUp(): void {
+    this.behind = false
+    for (const pane of this.layout?.panes ?? []) this.feed.sync(this, pane.id, this.options.historyLines, 'full')
+  }
+
+  // ---- layout and size ----
+
+  /** Asks tmux for the window's panes, tells the phone, and watches what it shows. One at a time. */
+  private async refreshLayout(): Promise<void> {
+    if (this.layoutBusy) {
+      this.layoutAgain = true
       return
     }
-    const message = parsed.message
-    if (message.type === 'ack') {
-      // An ack can never count more than was sent.
-      this.ackedBytes = Math.min(this.sentBytes, this.ackedBytes + message.bytes)
-      if (this.paused && this.sentBytes - this.ackedBytes < BRIDGE_LIMITS.unackedLowBytes) {
-        this.paused = false
-        this.pty.resume()
-      }
-    } else if (message.type === 'visibility') {
-      this.visible = message.visible
-    } else {
-      this.requestResize(message)
+    this.layoutBusy = true
+    try {
+      do {
+        this.layoutAgain = false
+        let next: WindowLayout
+        try {
+          next = await windowLayout((commands) => this.feed.client.run(commands), this.target.window.id)
+        } catch {
+          return void this.explainEnd()
+        }
+        if (this.store.isDisposed) return
+        this.applyLayout(next)
+      } while (this.layoutAgain)
+    } finally {
+      this.layoutBusy = false
     }
   }
 
-  private requestResize(size: { cols: number; rows: number }): void {
-    this.pendingSize = size
-    if (this.resizeTimer) return
-    const wait = this.lastResizeAt + BRIDGE_LIMITS.resizeIntervalMs - Date.now()
-    if (wait <= 0) this.applyResize()
-    else this.resizeTimer = setTimeout(() => this.applyResize(), wait)
+  private applyLayout(next: WindowLayout): void {
+    const previous = this.layout
+    this.layout = next
+    this.sessionName = next.sessionName
+    this.fitted = this.fitted && this.options.sizes.holds(this, this.target.window.id)
+    this.sendFrame({
+      type: 'layout',
+      session: next.sessionName,
+      window: { index: next.windowIndex, name: next.windowName },
+      cols: next.cols,
+      rows: next.rows,
+      zoomed: next.zoomed,
+      panes: next.panes,
+      fitted: this.fitted,
+    })
+    const ids = next.panes.map((p) => p.id)
+    this.feed.watch(this, ids, this.options.historyLines)
+    // A pane tmux resized was reflowed by tmux: the phone starts it again from tmux's state.
+    for (const pane of next.panes) {
+      const before = previous?.panes.find((p) => p.id === pane.id)
+      if (before && (before.cols !== pane.cols || before.rows !== pane.rows)) this.feed.sync(this, pane.id, this.options.historyLines, 'full')
+    }
+    if (this.focus.pane !== null && !ids.includes(this.focus.pane)) this.focus = { pane: null, zoom: false }
+    if (previous === null && this.earlyInput.length > 0) {
+      const early = Buffer.concat(this.earlyInput.splice(0))
+      if (!this.readOnly) this.type(early)
+    }
   }
 
-  private applyResize(): void {
-    this.resizeTimer = undefined
-    const size = this.pendingSize
-    this.pendingSize = null
-    if (!size || this.store.isDisposed) return
-    this.lastResizeAt = Date.now()
-    if (size.cols !== this.pty.cols || size.rows !== this.pty.rows) this.pty.resize(size.cols, size.rows)
+  /** Size changes arrive in bursts (a keyboard sliding in): apply at most one per interval, the latest. */
+  private scheduleClaim(): void {
+    if (this.resizeTimer) return
+    const wait = this.lastResizeAt + BRIDGE_LIMITS.resizeIntervalMs - Date.now()
+    const apply = () => {
+      this.resizeTimer = undefined
+      this.lastResizeAt = Date.now()
+      this.updateClaim()
+    }
+    if (wait <= 0) apply()
+    else this.resizeTimer = setTimeout(apply, wait)
   }
 
   /**
-   * The name of the session this terminal shows now: its target's current
-   * name, or, if the client moved itself (prefix + `)`), the session it moved to.
+   * `fit`: while the phone is visible and has typed, the window takes its
+   * size (not when it shows one pane of several: that pane pans). Anything
+   * else gives the window back. Read-only phones and watchers never hold it.
    */
-  sessionNow(snapshot: Snapshot): string | null {
-    const shown = snapshot.clients.get(this.pty.pid) ?? this.target.session.id
-    return snapshot.sessions.get(shown) ?? null
+  private updateClaim(): void {
+    if (this.store.isDisposed) return
+    const { sizes } = this.options
+    const windowId = this.target.window.id
+    const onePaneOfSeveral = this.focus.zoom && (this.layout?.panes.length ?? 1) > 1
+    if (this.readOnly || this.options.sizePolicy !== 'fit' || !this.visible || !this.typed || onePaneOfSeveral) {
+      if (sizes.holds(this, windowId)) {
+        sizes.release(this, windowId)
+        this.fitted = false
+      }
+      return
+    }
+    void sizes.claim(windowId, this, this.phone.cols, this.phone.rows).then((ok) => {
+      if (this.fitted === ok || this.store.isDisposed) return
+      this.fitted = ok
+      void this.refreshLayout()
+    })
   }
 
-  /** The tmux client exited on its own: find out why, so the client can say so. */
-  private async explainExit(): Promise<void> {
+  /** The window, session or tmux went away: find out which, so the client can say so. */
+  private async explainEnd(): Promise<void> {
     if (this.store.isDisposed) return
     const snapshot = await this.options.tmux.snapshot().catch(() => null)
-    this.end(goneReason(this.target, snapshot) ?? { code: 'DETACHED', message: 'the tmux client detached' })
+    this.end(goneReason(this.target, snapshot) ?? { code: 'TMUX_EXITED', message: 'the tmux control client ended' })
   }
 }

@@ -1,22 +1,24 @@
-import { randomBytes } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { HandoffError } from '../errors.js'
-import { parseWindowIndex, type Tmux } from '../tmux/index.js'
+import { parseWindowIndex, type Tmux, type TmuxControl } from '../tmux/index.js'
 import { Bridge, goneReason, type ExitReason } from './bridge.js'
-import { BRIDGE_LIMITS, parseInitialSize } from './control.js'
+import { BRIDGE_LIMITS, parseHistoryLines, parseInitialSize } from './control.js'
+import { SessionFeed } from './feed.js'
+import { SizeClaims } from './sizes.js'
 
-export { BRIDGE_LIMITS, clampSize, parseControl, parseInitialSize } from './control.js'
+export { BRIDGE_LIMITS, clampSize, parseControl, parseHistoryLines, parseInitialSize } from './control.js'
 export { DisposableStore, toDisposable } from './disposable.js'
 export { goneReason } from './bridge.js'
 export type { ExitCode, ExitReason } from './bridge.js'
+export { FEED_LIMITS } from './feed.js'
 
 /** One live terminal, as `viewers()` reports it. */
 export interface TerminalViewer {
   deviceId: string
-  /** The session's current name (follows renames within the watch interval). */
+  /** The session's current name (renames follow). */
   session: string
   /** The window index it was opened on. */
   window: number
@@ -36,11 +38,11 @@ export interface TerminalAccess {
 
 export interface TerminalServerOptions {
   tmux: Tmux
+  /** The control connection `tmux` runs over: terminals stream from it and hear of changes through it. */
+  control: TmuxControl
   access: TerminalAccess
   /** Ping interval; a client that misses one ping is dropped at the next. */
   heartbeatMs?: number
-  /** How often live terminals are checked against tmux (killed windows, renamed sessions) and the gate. */
-  watchIntervalMs?: number
   log?: (line: string) => void
 }
 
@@ -58,19 +60,47 @@ function refuseUpgrade(socket: Duplex, err: HandoffError): void {
   )
 }
 
+/** What an upgrade asks for, from its URL; BAD_REQUEST or NOT_FOUND when it cannot be read. */
+function parseTerminalUrl(rawUrl: string | undefined) {
+  const url = new URL(rawUrl ?? '/', 'http://upgrade.invalid')
+  const match = TERM_PATH.exec(url.pathname)
+  if (!match) throw new HandoffError('NOT_FOUND', 404, 'WebSocket upgrades are only served at /api/term/:session/:window')
+  let sessionName: string
+  let indexText: string
+  try {
+    sessionName = decodeURIComponent(match[1] ?? '')
+    indexText = decodeURIComponent(match[2] ?? '')
+  } catch {
+    throw new HandoffError('BAD_REQUEST', 400, 'the terminal URL is not validly percent-encoded')
+  }
+  const index = parseWindowIndex(indexText)
+  const size = parseInitialSize(url.searchParams.get('cols'), url.searchParams.get('rows'))
+  if (!size) throw new HandoffError('BAD_REQUEST', 400, '"cols" and "rows" must be whole numbers')
+  const historyLines = parseHistoryLines(url.searchParams.get('history'))
+  if (historyLines === null) throw new HandoffError('BAD_REQUEST', 400, `"history" must be a whole number of lines, 0 to ${BRIDGE_LIMITS.historyLines.max}`)
+  const sizePolicy = url.searchParams.get('size') ?? 'fit'
+  if (sizePolicy !== 'fit' && sizePolicy !== 'desktop') {
+    throw new HandoffError('BAD_REQUEST', 400, `"size" must be fit or desktop, got ${JSON.stringify(sizePolicy.slice(0, 20))}`)
+  }
+  return { sessionName, index, size, historyLines, sizePolicy } as const
+}
+
 /**
  * The WebSocket side of Handoff: authorises each upgrade, resolves its tmux
- * window, and runs one Bridge per socket. Also the two timers every live
- * terminal shares: the heartbeat and the watch for killed windows.
+ * window, and runs one Bridge per socket over its session's feed. Live
+ * terminals are re-decided whenever tmux says something changed (and when
+ * devices change): no timer polls tmux.
  */
 export function createTerminalServer(options: TerminalServerOptions) {
-  const { tmux, access } = options
+  const { tmux, control, access } = options
   const heartbeatMs = options.heartbeatMs ?? 10_000
-  const watchIntervalMs = options.watchIntervalMs ?? 500
   const log = options.log ?? (() => {})
   const wss = new WebSocketServer({ noServer: true, maxPayload: BRIDGE_LIMITS.messageBytes })
   const bridges = new Set<Bridge>()
   const alive = new WeakMap<WebSocket, boolean>()
+  const sizes = new SizeClaims(tmux, log)
+  /** One feed per session being watched, shared by its terminals. */
+  const feeds = new Map<string, Promise<SessionFeed>>()
 
   const heartbeat = setInterval(() => {
     for (const ws of wss.clients) {
@@ -84,75 +114,91 @@ export function createTerminalServer(options: TerminalServerOptions) {
   }, heartbeatMs)
   heartbeat.unref()
 
-  let watching = false
+  async function feedFor(sessionId: string): Promise<SessionFeed> {
+    const existing = feeds.get(sessionId)
+    if (existing) {
+      const feed = await existing
+      if (!feed.isEnded) return feed
+      if (feeds.get(sessionId) === existing) feeds.delete(sessionId)
+    }
+    const opening = SessionFeed.open(control, sessionId)
+    feeds.set(sessionId, opening)
+    opening.catch(() => {
+      if (feeds.get(sessionId) === opening) feeds.delete(sessionId)
+    })
+    return opening
+  }
+
+  function leaveFeed(bridge: Bridge, feed: SessionFeed): void {
+    bridges.delete(bridge)
+    if (feed.leave(bridge)) return
+    feed.close()
+    void feeds.get(feed.sessionId)?.then((f) => f === feed && feeds.delete(feed.sessionId))
+  }
+
+  let checking = false
+  let checkAgain = false
   /** Ends terminals whose window is gone or that their device may no longer see; follows read-only changes. */
   async function checkAll(): Promise<void> {
-    if (watching || bridges.size === 0) return
-    watching = true
+    if (bridges.size === 0) return
+    if (checking) {
+      checkAgain = true
+      return
+    }
+    checking = true
     try {
-      const snapshot = await tmux.snapshot().catch(() => null)
-      for (const bridge of bridges) {
-        const gone = goneReason(bridge.target, snapshot)
-        if (gone) {
-          bridge.end(gone)
-          continue
+      do {
+        checkAgain = false
+        const snapshot = await tmux.snapshot().catch(() => null)
+        for (const bridge of bridges) {
+          const gone = goneReason(bridge.target, snapshot)
+          if (gone) {
+            bridge.end(gone)
+            continue
+          }
+          const session = snapshot?.sessions.get(bridge.target.session.id)
+          if (session === undefined) continue
+          bridge.sessionName = session
+          const verdict = await access.recheck(bridge.deviceId, session).catch((err: unknown) => {
+            log(`recheck failed: ${err instanceof Error ? err.message : String(err)}`)
+            return { ok: false as const, reason: { code: 'ACCESS_CHANGED' as const, message: 'access could not be checked' } }
+          })
+          if (!verdict.ok) bridge.end(verdict.reason)
+          else bridge.readOnly ||= verdict.readOnly
         }
-        const session = snapshot ? bridge.sessionNow(snapshot) : null
-        if (session === null) continue
-        bridge.sessionName = session
-        const verdict = await access.recheck(bridge.deviceId, session).catch((err: unknown) => {
-          log(`recheck failed: ${err instanceof Error ? err.message : String(err)}`)
-          return { ok: false as const, reason: { code: 'ACCESS_CHANGED' as const, message: 'access could not be checked' } }
-        })
-        if (!verdict.ok) bridge.end(verdict.reason)
-        else bridge.readOnly ||= verdict.readOnly
-      }
+      } while (checkAgain)
     } finally {
-      watching = false
+      checking = false
     }
   }
-  const watch = setInterval(() => void checkAll(), watchIntervalMs)
-  watch.unref()
+  const stopWatchingTmux = control.onChange(() => void checkAll())
 
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy())
     try {
       const refusal = access.guard(req)
       if (refusal) throw refusal
-      const url = new URL(req.url ?? '/', 'http://upgrade.invalid')
-      const match = TERM_PATH.exec(url.pathname)
-      if (!match) throw new HandoffError('NOT_FOUND', 404, 'WebSocket upgrades are only served at /api/term/:session/:window')
-      let sessionName: string
-      let indexText: string
-      try {
-        sessionName = decodeURIComponent(match[1] ?? '')
-        indexText = decodeURIComponent(match[2] ?? '')
-      } catch {
-        throw new HandoffError('BAD_REQUEST', 400, 'the terminal URL is not validly percent-encoded')
-      }
-      const index = parseWindowIndex(indexText)
-      const size = parseInitialSize(url.searchParams.get('cols'), url.searchParams.get('rows'))
-      if (!size) throw new HandoffError('BAD_REQUEST', 400, '"cols" and "rows" must be whole numbers')
-      const sizePolicy = url.searchParams.get('size') ?? 'fit'
-      if (sizePolicy !== 'fit' && sizePolicy !== 'desktop') {
-        throw new HandoffError('BAD_REQUEST', 400, `"size" must be fit or desktop, got ${JSON.stringify(sizePolicy.slice(0, 20))}`)
-      }
+      const { sessionName, index, size, historyLines, sizePolicy } = parseTerminalUrl(req.url)
       // The gate decides on the name asked for before tmux is asked whether it exists.
       const { deviceId, readOnly } = await access.open(req, sessionName)
       const target = await tmux.findWindow(sessionName, index)
+      const feed = await feedFor(target.session.id)
       if (socket.destroyed) return
       wss.handleUpgrade(req, socket, head, (ws) => {
         alive.set(ws, true)
         ws.on('pong', () => alive.set(ws, true))
         const bridge = new Bridge(ws, {
+          feed,
           tmux,
+          sizes,
           target,
           ...size,
-          viewerId: randomBytes(6).toString('hex'),
+          historyLines,
           deviceId,
           readOnly,
           sizePolicy,
-          onEnd: (b) => bridges.delete(b),
+          onEnd: (b) => leaveFeed(b, feed),
+          log,
         })
         bridges.add(bridge)
       })
@@ -182,10 +228,10 @@ export function createTerminalServer(options: TerminalServerOptions) {
     viewers(): TerminalViewer[] {
       return [...bridges].map((b) => ({ deviceId: b.deviceId, session: b.sessionName, window: b.target.window.index, visible: b.visible }))
     },
-    /** Ends every terminal with SERVER_STOPPING and stops the timers. */
+    /** Ends every terminal with SERVER_STOPPING and stops the heartbeat. */
     close(): void {
       clearInterval(heartbeat)
-      clearInterval(watch)
+      stopWatchingTmux()
       for (const bridge of bridges) bridge.end({ code: 'SERVER_STOPPING', message: 'the Handoff server is stopping' })
       wss.close()
     },

@@ -33,6 +33,12 @@ export function tmuxEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return env
 }
 
+let spawned = 0
+/** Counts a tmux process about to be started (one-shot or control client). */
+export const countSpawn = (): void => void spawned++
+/** How many tmux processes this process has started: the bench shows that idle terminals start none. */
+export const tmuxSpawns = (): number => spawned
+
 /** The argv prefix that picks the tmux server: `-u` (UTF-8 output) and `-L NAME` when one is set. */
 export const serverArgs = (socketName: string | undefined): string[] =>
   socketName ? ['-u', '-L', socketName] : ['-u']
@@ -53,6 +59,7 @@ export function runTmux(
   }
   const argv = [...(options.socketPath === undefined ? serverArgs(socketName) : ['-u', '-S', options.socketPath]), ...args]
   return new Promise((resolve, reject) => {
+    countSpawn()
     const child = spawn('tmux', argv, { stdio: ['ignore', 'pipe', 'pipe'], env: tmuxEnv() })
     const stdout: Buffer[] = []
     const stderr: Buffer[] = []

@@ -2,7 +2,8 @@ import { homedir } from 'node:os'
 import { HandoffError } from '../errors.js'
 import { checkNewName, cleanTitle } from './names.js'
 import { recordFormat } from './records.js'
-import { isNoServer, runTmux, serverArgs, versionMismatch, type RunOptions } from './run.js'
+import { runTmux, versionMismatch, type RunOptions } from './run.js'
+import { OneShotTransport, type TmuxTransport } from './transport.js'
 
 export interface Session {
   /** tmux's stable id (`$3`): the only way Handoff addresses a session. */
@@ -36,8 +37,6 @@ export interface Snapshot {
   sessions: Map<string, string>
   /** `$session:@window` for every window of every session. */
   windows: Set<string>
-  /** tmux client pid → the id of the session it shows (for a viewer: the session viewed). */
-  clients: Map<number, string>
 }
 
 export interface TmuxVersions {
@@ -47,21 +46,12 @@ export interface TmuxVersions {
   server: string | null
 }
 
-/**
- * Handoff's own tmux sessions (one per terminal viewer) carry this user option,
- * set to the owning server's pid. Lists hide them; start-up removes orphans.
- */
-const VIEWER_OPTION = '@handoff_viewer'
-const VIEWER_PREFIX = '_handoff-view-'
-
 const SESSION_FIELDS = {
   sessionId: '#{session_id}',
   sessionName: '#{session_name}',
   sessionWindows: '#{session_windows}',
   sessionAttached: '#{session_attached}',
   sessionActivity: '#{session_activity}',
-  viewerOwner: `#{${VIEWER_OPTION}}`,
-  viewerTarget: '#{@handoff_target}',
   status: '#{status}',
 } as const
 
@@ -104,40 +94,58 @@ const toWindow = (r: Row<typeof WINDOW_FIELDS>): Window => ({
   height: toInt(r.height),
 })
 
-const isViewer = (r: Row<typeof SESSION_FIELDS>): boolean => r.viewerOwner !== ''
 const byName = (a: Session, b: Session) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
 
 const sessionNotFound = (name: string) => new HandoffError('SESSION_NOT_FOUND', 404, `no tmux session named ${JSON.stringify(name)}`)
+
+/** Whose window size a phone holds, and how to give it back (a window option, so it survives us). */
+const SIZE_CLAIM_OPTION = '@handoff-size'
+
+/** The smallest size a phone may give a window: smaller, it pans instead. */
+export const MIN_CLAIM_SIZE = { cols: 20, rows: 8 } as const
 
 /**
  * Every tmux call Handoff makes, bound to one tmux server (`-L socketName`, or
  * the user's default server). Sessions and windows are resolved by exact name
  * or index from tmux's own lists, then addressed by id, so `main` can never
- * reach `main2` and no name is ever parsed as a target.
+ * reach `main2` and no name is ever parsed as a target. Calls go through a
+ * transport: a process each (the CLI), or the server's control connection.
  */
 export class Tmux {
-  constructor(
-    readonly socketName: string | undefined,
-    private readonly runOptions: RunOptions = {},
-  ) {}
+  readonly transport: TmuxTransport
 
-  /** Runs a command; throws TMUX_FAILED with tmux's own message on a non-zero exit. */
+  constructor(transport: TmuxTransport | string | undefined, runOptions: RunOptions = {}) {
+    this.transport = typeof transport === 'object' ? transport : new OneShotTransport(transport, runOptions)
+  }
+
+  get socketName(): string | undefined {
+    return this.transport.socketName
+  }
+
+  /** Runs a command; throws TMUX_FAILED with tmux's own message when it fails or no server runs. */
   async exec(args: readonly string[], options: RunOptions = {}): Promise<string> {
-    const r = await runTmux(this.socketName, args, { ...this.runOptions, ...options })
-    if (r.exitCode === 0) return r.stdout
-    throw new HandoffError(
-      'TMUX_FAILED',
-      503,
-      `tmux ${args[0] ?? ''} exited ${r.exitCode}: ${r.stderr.trim() || 'no message'}`,
-    )
+    const r = await this.transport.command(args, options)
+    if (r.status === 'ok') return r.output
+    throw new HandoffError('TMUX_FAILED', 503, r.status === 'failed' ? r.message : `tmux ${args[0] ?? ''}: no tmux server is running`)
   }
 
   /** Like exec, but a missing tmux server yields null instead of an error. */
   private async execIfRunning(args: readonly string[]): Promise<string | null> {
-    const r = await runTmux(this.socketName, args, this.runOptions)
-    if (r.exitCode === 0) return r.stdout
-    if (isNoServer(r.stderr)) return null
-    throw new HandoffError('TMUX_FAILED', 503, `tmux ${args[0] ?? ''} exited ${r.exitCode}: ${r.stderr.trim() || 'no message'}`)
+    const r = await this.transport.command(args)
+    if (r.status === 'ok') return r.output
+    if (r.status === 'no-server') return null
+    throw new HandoffError('TMUX_FAILED', 503, r.message)
+  }
+
+  /**
+   * `list-windows -a` with a format: every window of every session. tmux
+   * answers "no current target" when it runs but has no session: empty.
+   */
+  private async allWindows(format: string): Promise<string | null> {
+    const r = await this.transport.command(['list-windows', '-a', '-F', format])
+    if (r.status === 'ok') return r.output
+    if (r.status === 'no-server' || /no current target|no sessions/i.test(r.message)) return null
+    throw new HandoffError('TMUX_FAILED', 503, r.message)
   }
 
   private async sessionRows() {
@@ -146,9 +154,9 @@ export class Tmux {
     return out === null ? [] : parse(out)
   }
 
-  /** The user's sessions by name; Handoff's own viewer sessions are left out. No server: empty. */
+  /** The sessions by name. No server: empty. */
   async listSessions(): Promise<Session[]> {
-    return (await this.sessionRows()).filter((r) => !isViewer(r)).map(toSession).sort(byName)
+    return (await this.sessionRows()).map(toSession).sort(byName)
   }
 
   /** The session named exactly `name`, or SESSION_NOT_FOUND. */
@@ -160,9 +168,25 @@ export class Tmux {
 
   async listWindows(session: Session): Promise<Window[]> {
     const { format, parse } = recordFormat(WINDOW_FIELDS)
-    const out = await this.execIfRunning(['list-windows', '-t', session.id, '-F', format])
-    if (out === null) throw sessionNotFound(session.name)
-    return parse(out).map(toWindow).sort((a, b) => a.index - b.index)
+    const r = await this.transport.command(['list-windows', '-t', session.id, '-F', format])
+    if (r.status === 'failed' && /can't find session/i.test(r.message)) throw sessionNotFound(session.name)
+    if (r.status === 'no-server') throw sessionNotFound(session.name)
+    if (r.status === 'failed') throw new HandoffError('TMUX_FAILED', 503, r.message)
+    return parse(r.output).map(toWindow).sort((a, b) => a.index - b.index)
+  }
+
+  /** Every session with its windows, in one tmux call: what a live sessions list shows. */
+  async listAll(): Promise<{ session: Session; windows: Window[] }[]> {
+    const { format, parse } = recordFormat({ ...SESSION_FIELDS, ...WINDOW_FIELDS })
+    const out = await this.allWindows(format)
+    const bySession = new Map<string, { session: Session; windows: Window[] }>()
+    for (const row of out === null ? [] : parse(out)) {
+      let entry = bySession.get(row.sessionId)
+      if (!entry) bySession.set(row.sessionId, (entry = { session: toSession(row), windows: [] }))
+      entry.windows.push(toWindow(row))
+    }
+    for (const entry of bySession.values()) entry.windows.sort((a, b) => a.index - b.index)
+    return [...bySession.values()].sort((a, b) => byName(a.session, b.session))
   }
 
   /**
@@ -171,8 +195,8 @@ export class Tmux {
    */
   async findWindow(sessionName: string, index: number): Promise<{ session: Session; window: Window }> {
     const { format, parse } = recordFormat({ ...SESSION_FIELDS, ...WINDOW_FIELDS })
-    const out = await this.execIfRunning(['list-windows', '-a', '-F', format])
-    const rows = (out === null ? [] : parse(out)).filter((r) => r.sessionName === sessionName && !isViewer(r))
+    const out = await this.allWindows(format)
+    const rows = (out === null ? [] : parse(out)).filter((r) => r.sessionName === sessionName)
     if (rows.length === 0) throw sessionNotFound(sessionName)
     const row = rows.find((r) => toInt(r.windowIndex) === index && r.windowIndex !== '')
     if (row) return { session: toSession(row), window: toWindow(row) }
@@ -183,10 +207,10 @@ export class Tmux {
   async createSession(name: string): Promise<Session> {
     checkNewName(name, 'session')
     if ((await this.sessionRows()).some((r) => r.sessionName === name)) throw sessionExists(name)
-    const r = await runTmux(this.socketName, ['new-session', '-d', '-s', name, '-c', homedir()], this.runOptions)
-    if (r.exitCode !== 0) {
-      if (/duplicate session/i.test(r.stderr)) throw sessionExists(name)
-      throw new HandoffError('TMUX_FAILED', 503, `tmux new-session exited ${r.exitCode}: ${r.stderr.trim()}`)
+    const r = await this.transport.command(['new-session', '-d', '-s', name, '-c', homedir()])
+    if (r.status === 'failed') {
+      if (/duplicate session/i.test(r.message)) throw sessionExists(name)
+      throw new HandoffError('TMUX_FAILED', 503, r.message)
     }
     return this.findSession(name)
   }
@@ -205,19 +229,8 @@ export class Tmux {
     return window
   }
 
-  /**
-   * Kills a session and, in the same tmux command, the viewer sessions grouped
-   * with it: while a viewer shares its windows they would otherwise live on.
-   */
   async killSession(session: Session): Promise<void> {
-    const viewers = (await this.sessionRows()).filter((r) => isViewer(r) && r.viewerTarget === session.id)
-    const targets = [...viewers.map((v) => v.sessionId), session.id]
-    await this.killSessions(targets)
-  }
-
-  /** One tmux command sequence, so the sessions go together. */
-  private async killSessions(ids: string[]): Promise<void> {
-    await this.exec(ids.flatMap((id, i) => [...(i ? [';'] : []), 'kill-session', '-t', id]))
+    await this.exec(['kill-session', '-t', session.id])
   }
 
   async killWindow(window: Window): Promise<void> {
@@ -226,20 +239,21 @@ export class Tmux {
 
   /**
    * The window's active pane as text with colours, wrapped lines joined: up to
-   * `lines` lines of history, and the visible screen too unless `historyOnly`
-   * (a terminal that will draw the screen live wants only what scrolled off).
+   * `lines` lines of history, and the visible screen too unless `historyOnly`.
+   * Always a tmux process of its own: the text is any program's output, and a
+   * pipe of its own needs no framing that such text could imitate.
    */
   async capturePane(window: Window, lines: number, options: { historyOnly?: boolean } = {}): Promise<string> {
     const start = String(-Math.max(0, Math.floor(lines)))
-    return this.exec(
-      ['capture-pane', '-p', '-e', '-J', '-S', start, ...(options.historyOnly ? ['-E', '-1'] : []), '-t', window.id],
-      { maxOutputBytes: 32 * 1024 * 1024 },
-    )
+    const args = ['capture-pane', '-p', '-e', '-J', '-S', start, ...(options.historyOnly ? ['-E', '-1'] : []), '-t', window.id]
+    const r = await runTmux(this.socketName, args, { maxOutputBytes: 32 * 1024 * 1024 })
+    if (r.exitCode === 0) return r.stdout
+    throw new HandoffError('TMUX_FAILED', 503, `tmux capture-pane exited ${r.exitCode}: ${r.stderr.trim() || 'no message'}`)
   }
 
   /** The binary's and the running server's versions; a mismatch breaks attaching. */
   async versions(): Promise<TmuxVersions> {
-    const v = await runTmux(undefined, ['-V'], this.runOptions)
+    const v = await runTmux(undefined, ['-V'])
     const binary = v.stdout.trim().replace(/^tmux\s+/, '')
     let server: string | null
     try {
@@ -261,59 +275,75 @@ export class Tmux {
   }
 
   /**
-   * The argv (for `tmux`) of a client that views `window` through a session of
-   * its own, grouped with `session`: the desktop's current window never moves,
-   * and the viewer session dies with its client (`destroy-unattached`). One
-   * tmux command sequence, so no list ever sees the viewer unmarked.
-   */
-  viewerArgv(session: Session, window: Window, viewerId: string, flags: { readOnly: boolean; ignoreSize: boolean }): string[] {
-    const name = `${VIEWER_PREFIX}${viewerId}`
-    const clientFlags = [...(flags.readOnly ? ['read-only'] : []), ...(flags.ignoreSize ? ['ignore-size'] : [])]
-    return [
-      ...serverArgs(this.socketName),
-      'new-session', '-t', session.id, '-s', name, ';',
-      'set-option', '-t', name, VIEWER_OPTION, String(process.pid), ';',
-      'set-option', '-t', name, '@handoff_target', session.id, ';',
-      'set-option', '-t', name, 'destroy-unattached', 'on', ';',
-      'select-window', '-t', `${name}:${window.id}`,
-      // read-only: tmux ignores the client's keys too; ignore-size: it never resizes the desktop's window.
-      ...(clientFlags.length > 0 ? [';', 'refresh-client', '-f', clientFlags.join(',')] : []),
-    ]
-  }
-
-  /**
    * What live terminals are checked against: every session's current name by
-   * id, every session:window pair, and which session each client shows (a
-   * viewer session counts as the session it views). Null when no server runs.
+   * id and every session:window pair. Null when no server runs.
    */
   async snapshot(): Promise<Snapshot | null> {
-    const windowRecords = recordFormat({ session: '#{session_id}', name: '#{session_name}', window: '#{window_id}' })
-    const clientRecords = recordFormat({ pid: '#{client_pid}', session: '#{session_id}', target: '#{@handoff_target}' })
-    const [windowsOut, clientsOut] = await Promise.all([
-      this.execIfRunning(['list-windows', '-a', '-F', windowRecords.format]),
-      this.execIfRunning(['list-clients', '-F', clientRecords.format]),
-    ])
-    if (windowsOut === null) return null
-    const rows = windowRecords.parse(windowsOut)
-    const clients = new Map<number, string>()
-    for (const c of clientsOut === null ? [] : clientRecords.parse(clientsOut)) clients.set(toInt(c.pid), c.target || c.session)
+    const { format, parse } = recordFormat({ session: '#{session_id}', name: '#{session_name}', window: '#{window_id}' })
+    const r = await this.transport.command(['list-windows', '-a', '-F', format])
+    if (r.status === 'no-server') return null
+    if (r.status === 'failed' && !/no current target|no sessions/i.test(r.message)) throw new HandoffError('TMUX_FAILED', 503, r.message)
+    const out = r.status === 'ok' ? r.output : ''
+    const rows = parse(out)
     return {
       sessions: new Map(rows.map((r) => [r.session, r.name])),
       windows: new Set(rows.map((r) => `${r.session}:${r.window}`)),
-      clients,
     }
   }
 
-  /** Removes viewer sessions left by a Handoff server that died; returns how many. */
-  async removeOrphanViewers(isAlive: (pid: number) => boolean): Promise<number> {
-    const orphans = (await this.sessionRows()).filter(
-      (r) =>
-        isViewer(r) &&
-        r.sessionName.startsWith(VIEWER_PREFIX) &&
-        (!/^\d+$/.test(r.viewerOwner) || !isAlive(Number(r.viewerOwner)) || r.sessionAttached === '0'),
-    )
-    if (orphans.length > 0) await this.killSessions(orphans.map((o) => o.sessionId))
-    return orphans.length
+  /**
+   * Gives window `windowId` a phone's size (at least MIN_CLAIM_SIZE). The
+   * first claim notes on the window, in one command sequence, the size it had
+   * and its own `window-size` option, for `releaseSize` (or the next start,
+   * if this process dies). Returns false, changing nothing, when the user
+   * fixed the window's size (`window-size manual`): the phone pans instead.
+   */
+  async claimSize(windowId: string, cols: number, rows: number): Promise<boolean> {
+    const { format, parse } = recordFormat({ claim: `#{${SIZE_CLAIM_OPTION}}`, policy: '#{window-size}', width: '#{window_width}', height: '#{window_height}' })
+    const state = parse(await this.exec(['display-message', '-p', '-t', windowId, format]))[0]
+    if (!state) return false
+    const size = ['-x', String(Math.max(MIN_CLAIM_SIZE.cols, cols)), '-y', String(Math.max(MIN_CLAIM_SIZE.rows, rows))]
+    if (state.claim !== '') {
+      await this.exec(['resize-window', '-t', windowId, ...size])
+      return true
+    }
+    if (state.policy === 'manual') return false
+    const own = (await this.exec(['show-options', '-w', '-q', '-v', '-t', windowId, 'window-size'])).trim()
+    const claim = `${process.pid} ${state.width} ${state.height} ${own || '-'}`
+    await this.exec(['set-option', '-w', '-t', windowId, SIZE_CLAIM_OPTION, claim])
+    await this.exec(['resize-window', '-t', windowId, ...size])
+    return true
+  }
+
+  /**
+   * Gives a claimed window back: its old size (what it keeps with no desktop
+   * client attached) and its own `window-size` option, after which tmux sizes
+   * it for the desktop's clients again. Not claimed, or gone: nothing to do.
+   */
+  async releaseSize(windowId: string): Promise<void> {
+    const r = await this.transport.command(['show-options', '-w', '-q', '-v', '-t', windowId, SIZE_CLAIM_OPTION])
+    if (r.status !== 'ok') return
+    const claim = /^\d+ (\d+) (\d+) (\S+)$/.exec(r.output.trim())
+    if (!claim) return
+    const [, width = '80', height = '24', own = '-'] = claim
+    await this.exec(['resize-window', '-t', windowId, '-x', width, '-y', height]).catch(() => {})
+    await this.exec(own === '-' ? ['set-option', '-w', '-u', '-t', windowId, 'window-size'] : ['set-option', '-w', '-t', windowId, 'window-size', own])
+    await this.exec(['set-option', '-w', '-u', '-t', windowId, SIZE_CLAIM_OPTION])
+  }
+
+  /** Gives back the windows a Handoff server that died was holding at a phone's size; returns how many. */
+  async releaseLeftoverClaims(isAlive: (pid: number) => boolean): Promise<number> {
+    const { format, parse } = recordFormat({ window: '#{window_id}', claim: `#{${SIZE_CLAIM_OPTION}}` })
+    const out = await this.allWindows(format)
+    const owners = new Map<string, string>()
+    for (const row of out === null ? [] : parse(out)) if (row.claim !== '') owners.set(row.window, row.claim.split(' ')[0] ?? '')
+    let released = 0
+    for (const [window, owner] of owners) {
+      if (/^\d+$/.test(owner) && Number(owner) !== process.pid && isAlive(Number(owner))) continue
+      await this.releaseSize(window)
+      released++
+    }
+    return released
   }
 }
 
@@ -343,22 +373,15 @@ export function socketPathFromTmuxEnv(tmuxVar: string | undefined): string | und
  * The session and window of pane `paneId` ($TMUX_PANE) on the server at
  * `socketPath` (from $TMUX), or undefined when that cannot be told: no such
  * pane, no server, a bad id, or no answer within `timeoutMs`. Never throws.
- * A pane shown through a Handoff viewer session is reported in the session it views.
  */
 export async function paneLocation(socketPath: string, paneId: string, timeoutMs = 1_000): Promise<PaneLocation | undefined> {
   if (!PANE_ID_PATTERN.test(paneId) || !socketPath.startsWith('/')) return undefined
-  const ask = async <K extends string>(target: string, fields: Record<K, string>): Promise<Record<K, string> | undefined> => {
-    const { format, parse } = recordFormat(fields)
-    const r = await runTmux(undefined, ['display-message', '-p', '-t', target, format], { socketPath, timeoutMs })
-    return r.exitCode === 0 ? parse(r.stdout)[0] : undefined
-  }
+  const { format, parse } = recordFormat({ session: '#{session_name}', window: '#{window_index}' })
   try {
-    const pane = await ask(paneId, { session: '#{session_name}', window: '#{window_index}', viewing: SESSION_FIELDS.viewerTarget })
-    if (!pane || !/^\d+$/.test(pane.window)) return undefined
-    let session = pane.session
-    // tmux may name a viewer session (grouped with the real one, same window indexes): name the real one.
-    if (/^\$\d+$/.test(pane.viewing)) session = (await ask(pane.viewing, { session: '#{session_name}' }))?.session ?? session
-    return session === '' ? undefined : { session, window: Number(pane.window) }
+    const r = await runTmux(undefined, ['display-message', '-p', '-t', paneId, format], { socketPath, timeoutMs })
+    const pane = r.exitCode === 0 ? parse(r.stdout)[0] : undefined
+    if (!pane || !/^\d+$/.test(pane.window) || pane.session === '') return undefined
+    return { session: pane.session, window: Number(pane.window) }
   } catch {
     return undefined
   }

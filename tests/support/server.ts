@@ -14,7 +14,7 @@ export interface Harness {
 }
 
 /** A real Handoff server on a loopback port of its own, over a private tmux server. */
-export async function startHarness(options: { watchIntervalMs?: number; heartbeatMs?: number } = {}): Promise<Harness> {
+export async function startHarness(options: { heartbeatMs?: number } = {}): Promise<Harness> {
   const tmux = new PrivateTmux()
   const { home, remove } = tempHome()
   const server = await startServer({ port: 0, tmuxSocket: tmux.socket, home, log: () => {}, ...options })

@@ -1,17 +1,26 @@
+import xtermHeadless from '@xterm/headless'
 import WebSocket from 'ws'
+import type { PaneJson, ServerFrame } from '../../protocol/index.js'
+
+const { Terminal } = xtermHeadless
 
 export interface Closed {
   code: number
   reason: string
 }
 
+type Layout = Extract<ServerFrame, { type: 'layout' }>
+
 /**
- * A terminal WebSocket client as a test drives it: collects output, records
- * control frames, and acknowledges output like xterm.js does unless told not to.
+ * A terminal WebSocket client as a test drives it: collects each pane's
+ * output, keeps a headless xterm.js per pane sized from the layout frames (so
+ * a test can read the screen a phone would show), records control frames,
+ * and acknowledges output like the web app does unless told not to.
  */
 export class TermClient {
   received = 0
-  private chunks: Buffer[] = []
+  private readonly chunks = new Map<number, Buffer[]>()
+  private readonly screens = new Map<number, InstanceType<typeof Terminal>>()
   readonly controls: Record<string, unknown>[] = []
   readonly closed: Promise<Closed>
 
@@ -22,11 +31,18 @@ export class TermClient {
     this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })))
     ws.on('message', (data: Buffer, isBinary) => {
       if (!isBinary) {
-        this.controls.push(JSON.parse(data.toString()) as Record<string, unknown>)
+        const frame = JSON.parse(data.toString()) as Record<string, unknown>
+        this.controls.push(frame)
+        if (frame.type === 'layout') this.applyLayout(frame as unknown as Layout)
         return
       }
       this.received += data.length
-      this.chunks.push(data)
+      const pane = data.readUInt32BE(0)
+      const bytes = Buffer.from(data.subarray(4))
+      const list = this.chunks.get(pane) ?? []
+      list.push(bytes)
+      this.chunks.set(pane, list)
+      this.screen(pane).write(bytes)
       if (ack) this.ack(data.length)
     })
   }
@@ -54,9 +70,38 @@ export class TermClient {
     })
   }
 
-  /** Everything received so far, as text. */
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8')
+  /** Everything received so far for one pane (or all of them), as text. */
+  text(pane?: number): string {
+    const lists = pane === undefined ? [...this.chunks.values()] : [this.chunks.get(pane) ?? []]
+    return Buffer.concat(lists.flat()).toString('utf8')
+  }
+
+  /** The latest layout frame. */
+  get layout(): Layout | undefined {
+    return this.controls.filter((c) => c.type === 'layout').at(-1) as Layout | undefined
+  }
+
+  /** The panes of the latest layout. */
+  get panes(): PaneJson[] {
+    return this.layout?.panes ?? []
+  }
+
+  /** A pane's screen as the phone's xterm.js shows it: rows of text, trailing blanks trimmed. */
+  screenText(pane = this.panes[0]?.id ?? 0): string[] {
+    const buffer = this.screen(pane).buffer.active
+    const rows: string[] = []
+    for (let y = 0; y < this.screen(pane).rows; y++) rows.push(buffer.getLine(buffer.viewportY + y)?.translateToString(true) ?? '')
+    return rows
+  }
+
+  /** The headless terminal of a pane (modes, cursor, buffers). */
+  terminal(pane = this.panes[0]?.id ?? 0): InstanceType<typeof Terminal> {
+    return this.screen(pane)
+  }
+
+  /** Waits until everything written to the pane's terminal has been parsed. */
+  settle(pane = this.panes[0]?.id ?? 0): Promise<void> {
+    return new Promise((resolve) => this.screen(pane).write('', resolve))
   }
 
   type(keys: string | Buffer): void {
@@ -74,5 +119,18 @@ export class TermClient {
   close(): Promise<Closed> {
     this.ws.close(1000)
     return this.closed
+  }
+
+  private screen(pane: number): InstanceType<typeof Terminal> {
+    let term = this.screens.get(pane)
+    if (!term) this.screens.set(pane, (term = new Terminal({ cols: 80, rows: 24, allowProposedApi: true, scrollback: 100_000 })))
+    return term
+  }
+
+  private applyLayout(layout: Layout): void {
+    for (const pane of layout.panes) {
+      const term = this.screen(pane.id)
+      if (term.cols !== pane.cols || term.rows !== pane.rows) term.resize(Math.max(2, pane.cols), Math.max(1, pane.rows))
+    }
   }
 }

@@ -1,0 +1,75 @@
+/**
+ * The JSON the HTTP API answers with (docs/protocol.md). Types only: the
+ * server builds these shapes and the web app reads them, so a change on one
+ * side that the other does not follow fails the type-check.
+ */
+
+/** Every refusal: `{"error": {"code": "SCREAMING_SNAKE", "message": "one sentence"}}`. */
+export interface ErrorBody {
+  error: { code: string; message: string }
+}
+
+/** `GET /api/health`. */
+export interface HealthJson {
+  ok: true
+  version: string
+}
+
+/** A tmux session as `GET /api/sessions` lists it. */
+export interface SessionJson {
+  name: string
+  windows: number
+  /** tmux clients on the session (the desktop); Handoff's own control clients are not counted out. */
+  attached: number
+  /** Last activity, Unix seconds. */
+  activity: number
+}
+
+/** A tmux window as `GET /api/sessions/:session/windows` lists it. */
+export interface WindowJson {
+  index: number
+  name: string
+  /** The window the session's own clients show. */
+  active: boolean
+  /** The active pane's title, leading status glyphs stripped. */
+  title: string
+  command: string
+  path: string
+  activity: number
+  /** The window's size in cells, and the rows the session's status line takes from a client. */
+  width: number
+  height: number
+  statusLines: number
+  /** How many panes the window has. */
+  panes: number
+}
+
+/** One session and its windows, as the live sessions list sends them. */
+export interface SessionWithWindowsJson extends SessionJson {
+  windowList: WindowJson[]
+}
+
+/** `event: sessions` on `GET /api/events`: every session this device may list, whenever tmux changes. */
+export interface SessionsEventJson {
+  type: 'sessions'
+  sessions: SessionWithWindowsJson[]
+}
+
+/** This phone as the server knows it (`GET /api/me`). */
+export interface DeviceJson {
+  id: string
+  name: string
+  /** Session patterns as granted, e.g. `main,work-*`. */
+  sessions: string
+  readOnly: boolean
+  /** Milliseconds since the epoch; null never expires. */
+  expiresAt: number | null
+  /** `soft-expired`: past `expiresAt`, only a renewal request is allowed. */
+  state: 'active' | 'soft-expired'
+  renewalRequested: boolean
+}
+
+/** `GET /api/me`. */
+export interface MeJson {
+  device: DeviceJson
+}

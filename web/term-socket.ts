@@ -1,6 +1,11 @@
+import type { ClientFrame, CloseCodes, PaneHeaderBytes, ServerFrame, SizePolicy } from '../protocol/index.js'
 import { ApiError, listWindows } from './api.js'
 import { AckBatcher, inputFrames } from './flow.js'
 import { DisposableStore, type Disposable } from './lifetime.js'
+
+export type { SizePolicy }
+/** The window as the server describes it: names and panes (docs/protocol.md#frames). */
+export type WindowLayout = Extract<ServerFrame, { type: 'layout' }>
 
 /** One tmux window, as the terminal WebSocket addresses it. */
 export interface TerminalTarget {
@@ -11,15 +16,16 @@ export interface TerminalTarget {
 export type ConnectionState = 'connecting' | 'live' | 'offline'
 
 export interface TermSocketHandlers {
-  /** Current size in cells, sent with every (re)connect. */
+  /** The phone's size in cells, sent with every (re)connect: what `fit` asks the window to take. */
   size(): { cols: number; rows: number }
-  /** Renders output; `rendered` must be called once it is on screen. */
-  output(bytes: Uint8Array, rendered: () => void): void
-  /**
-   * A new socket opened after an earlier one dropped. tmux redraws the whole
-   * screen for every new client, so the old screen must go first.
-   */
-  reconnected(): void
+  /** History lines to start each pane with, read at every (re)connect. */
+  historyLines(): number
+  /** The window's names and panes: first on every socket, then on every change. */
+  layout(layout: WindowLayout): void
+  /** The next output of `pane` brings it to tmux's state (`full`: from a reset). */
+  sync(pane: number, kind: 'full' | 'screen'): void
+  /** Renders a pane's output; `rendered` must be called once it is on screen. */
+  output(pane: number, bytes: Uint8Array, rendered: () => void): void
   state(state: ConnectionState): void
   /** The terminal is over for good (window closed, detached…); `message` says why. */
   ended(message: string): void
@@ -29,9 +35,6 @@ export interface TermSocketHandlers {
    */
   accessEnded(message: string): void
 }
-
-/** How the terminal is sized (docs/protocol.md#terminal-websocket): `fit` resizes the window, `desktop` never does. */
-export type SizePolicy = 'fit' | 'desktop'
 
 export interface TermSocketOptions {
   /** Read at every (re)connect; default `fit`. */
@@ -52,13 +55,8 @@ export const RECONNECT_MAX_DELAY_MS = 5_000
 
 /** Exit codes after which reconnecting would show nothing (docs/protocol.md#frames). */
 const FINAL_EXIT_CODES = new Set(['DETACHED', 'WINDOW_CLOSED', 'SESSION_CLOSED'])
-const CLOSE_NORMAL = 1000
-const CLOSE_NOT_FOUND = 4404
-const CLOSE_ACCESS_ENDED = 4403
-
-type ServerFrame =
-  | { type: 'exit'; code: string; message: string }
-  | { type: 'error'; code: string; message: string }
+const CLOSE: Pick<CloseCodes, 'normal' | 'notFound' | 'accessEnded'> = { normal: 1000, notFound: 4404, accessEnded: 4403 }
+const PANE_HEADER: PaneHeaderBytes = 4
 
 /**
  * The terminal WebSocket for one tmux window, kept open until `dispose()`:
@@ -71,10 +69,11 @@ export class TermSocket implements Disposable {
   private connection: DisposableStore | undefined
   private socket: WebSocket | undefined
   private failedAttempts = 0
-  private everConnected = false
   private retry: Disposable | undefined
   private readonly encoder = new TextEncoder()
   private hiddenAt: number | undefined
+  /** Sent again on every new socket: the server forgets it with the old one. */
+  private focused: { pane: number; zoom: boolean } | undefined
 
   constructor(
     private readonly target: TerminalTarget,
@@ -101,7 +100,7 @@ export class TermSocket implements Disposable {
 
   /**
    * Replaces the socket with a new one now (the menu's Reconnect, a changed
-   * size policy). The new socket gets a full redraw, after `reconnected()`.
+   * size policy). The new socket starts every pane from a full sync.
    */
   reconnect(): void {
     if (this.store.isDisposed) return
@@ -117,10 +116,21 @@ export class TermSocket implements Disposable {
     for (const frame of inputFrames(bytes)) this.sendIfLive(frame)
   }
 
+  /** The phone's size in cells: with `fit`, what the window takes once the phone types. */
   resize(cols: number, rows: number): void {
-    // At desktop size the server sizes the client from the window itself.
     if (this.sizePolicy() === 'desktop') return
-    this.sendIfLive(JSON.stringify({ type: 'resize', cols, rows }))
+    this.sendControl({ type: 'resize', cols, rows })
+  }
+
+  /** Pasted text: tmux brackets it exactly when the program asked for bracketed paste. */
+  paste(text: string): void {
+    this.sendControl({ type: 'paste', text })
+  }
+
+  /** Keys go to `pane`; `zoom`: the phone shows only that pane of several. */
+  focus(pane: number, zoom: boolean): void {
+    this.focused = { pane, zoom }
+    this.sendControl({ type: 'focus', pane, zoom })
   }
 
   dispose(): void {
@@ -133,28 +143,25 @@ export class TermSocket implements Disposable {
     this.handlers.state('connecting')
 
     const requestedSize = this.handlers.size()
-    const socket = new WebSocket(socketUrl(this.target, requestedSize, this.sizePolicy()))
+    const socket = new WebSocket(socketUrl(this.target, requestedSize, this.sizePolicy(), this.handlers.historyLines()))
     socket.binaryType = 'arraybuffer'
     this.socket = socket
     connection.defer(() => {
       this.socket = undefined
       // Code 1000 tells the server we left on purpose (a detach, not a drop).
       if (socket.readyState === WebSocket.CONNECTING || socket.readyState === WebSocket.OPEN) {
-        socket.close(CLOSE_NORMAL)
+        socket.close(CLOSE.normal)
       }
     })
-    const acks = connection.add(
-      new AckBatcher((bytes) => this.sendOn(socket, JSON.stringify({ type: 'ack', bytes }))),
-    )
+    const acks = connection.add(new AckBatcher((bytes) => this.sendOn(socket, JSON.stringify({ type: 'ack', bytes } satisfies ClientFrame))))
     let opened = false
-    let exitFrame: ServerFrame | undefined
+    let exitFrame: Extract<ServerFrame, { type: 'exit' }> | undefined
 
     connection.listen(socket, 'open', () => {
       opened = true
-      if (this.everConnected) this.handlers.reconnected()
-      this.everConnected = true
       this.handlers.state('live')
       this.sendVisibility()
+      if (this.focused) this.sendControl({ type: 'focus', ...this.focused })
       // Resizes while connecting had no socket to go to.
       const { cols, rows } = this.handlers.size()
       if (cols !== requestedSize.cols || rows !== requestedSize.rows) this.resize(cols, rows)
@@ -164,24 +171,27 @@ export class TermSocket implements Disposable {
       if (typeof data === 'string') {
         const frame = parseServerFrame(data)
         if (frame?.type === 'exit') exitFrame = frame
+        else if (frame?.type === 'layout') this.handlers.layout(frame)
+        else if (frame?.type === 'sync') this.handlers.sync(frame.pane, frame.kind)
         else if (frame?.type === 'error') console.warn(`handoff: server refused a frame: ${frame.code}: ${frame.message}`)
         return
       }
       // Output flowing means this socket works: the next drop starts the backoff afresh.
       this.failedAttempts = 0
-      const bytes = new Uint8Array(data)
-      this.handlers.output(bytes, () => acks.rendered(bytes.byteLength))
+      if (data.byteLength < PANE_HEADER) return
+      const pane = new DataView(data).getUint32(0)
+      this.handlers.output(pane, new Uint8Array(data, PANE_HEADER), () => acks.rendered(data.byteLength))
     })
     connection.listen(socket, 'close', (event) => {
       const { code } = event as CloseEvent
       this.socket = undefined
       connection.dispose()
-      if (code === CLOSE_ACCESS_ENDED) {
+      if (code === CLOSE.accessEnded) {
         return this.handlers.accessEnded(exitFrame?.message ?? 'This phone no longer has access to this window.')
       }
       if (exitFrame && FINAL_EXIT_CODES.has(exitFrame.code)) return this.handlers.ended(exitFrame.message)
-      if (code === CLOSE_NORMAL) return this.handlers.ended('Detached from tmux.')
-      if (code === CLOSE_NOT_FOUND) return this.handlers.ended('The tmux window was closed.')
+      if (code === CLOSE.normal) return this.handlers.ended('Detached from tmux.')
+      if (code === CLOSE.notFound) return this.handlers.ended('The tmux window was closed.')
       // Refused upgrades (404, 503…) reach the browser only as 1006, so ask
       // the HTTP API whether the window still exists before retrying.
       if (!opened) void this.checkTargetThenRetry()
@@ -239,7 +249,11 @@ export class TermSocket implements Disposable {
   }
 
   private sendVisibility(): void {
-    this.sendIfLive(JSON.stringify({ type: 'visibility', visible: document.visibilityState === 'visible' }))
+    this.sendControl({ type: 'visibility', visible: document.visibilityState === 'visible' })
+  }
+
+  private sendControl(frame: ClientFrame): void {
+    this.sendIfLive(JSON.stringify(frame))
   }
 
   private sendIfLive(frame: string | Uint8Array<ArrayBuffer>): void {
@@ -251,12 +265,13 @@ export class TermSocket implements Disposable {
   }
 }
 
-function socketUrl(target: TerminalTarget, size: { cols: number; rows: number }, policy: SizePolicy): string {
+function socketUrl(target: TerminalTarget, size: { cols: number; rows: number }, policy: SizePolicy, history: number): string {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:'
   const path = `/api/term/${encodeURIComponent(target.session)}/${target.window}`
-  return `${scheme}//${location.host}${path}?cols=${size.cols}&rows=${size.rows}&size=${policy}`
+  return `${scheme}//${location.host}${path}?cols=${size.cols}&rows=${size.rows}&size=${policy}&history=${history}`
 }
 
+/** A text frame from the server, or undefined when it is none we know (a newer server's, say). */
 function parseServerFrame(text: string): ServerFrame | undefined {
   let value: unknown
   try {
@@ -265,7 +280,6 @@ function parseServerFrame(text: string): ServerFrame | undefined {
     return undefined
   }
   if (typeof value !== 'object' || value === null) return undefined
-  const { type, code, message } = value as Record<string, unknown>
-  if ((type !== 'exit' && type !== 'error') || typeof code !== 'string') return undefined
-  return { type, code, message: typeof message === 'string' ? message : code }
+  const frame = value as { type?: unknown }
+  return frame.type === 'exit' || frame.type === 'error' || frame.type === 'layout' || frame.type === 'sync' ? (value as ServerFrame) : undefined
 }

@@ -1,7 +1,6 @@
-import { FitAddon } from '@xterm/addon-fit'
 import { WebLinksAddon } from '@xterm/addon-web-links'
 import { WebglAddon } from '@xterm/addon-webgl'
-import { Terminal, type IDisposable } from '@xterm/xterm'
+import { Terminal } from '@xterm/xterm'
 import { listWindows, type Device, type TmuxWindow } from './api.js'
 import { readOnlyBadge } from './device-ui.js'
 import { h } from './dom.js'
@@ -9,13 +8,12 @@ import { bytesOfBinaryString } from './flow.js'
 import { DisposableStore, type Disposable } from './lifetime.js'
 import { clearTabNotifications } from './notifications.js'
 import { pathOf } from './route.js'
-import { TermSocket, type ConnectionState, type TerminalTarget } from './term-socket.js'
-import { ScreenFeed } from './terminal/feed.js'
+import { TermSocket, type ConnectionState, type TerminalTarget, type WindowLayout } from './term-socket.js'
 import { addTerminalGestures } from './terminal/gestures.js'
-import { fetchHistory } from './terminal/history.js'
 import { applyModifiers, NO_MODIFIERS } from './terminal/keys.js'
 import { openSafeLink } from './terminal/links.js'
 import { confirmPaste, pasteNeedsConfirmation } from './terminal/paste.js'
+import { PaneOverview } from './terminal/panes.js'
 import { openReader } from './terminal/reader.js'
 import { ScreenKeeper } from './terminal/resume.js'
 import { clampFontSize, defaultPrefs, FONT_SIZE, HISTORY_LINES, loadPrefs, savePrefs, type SizePolicy } from './terminal/settings.js'
@@ -37,7 +35,7 @@ export interface TerminalScreenOptions {
   open?(target: TerminalTarget): void
 }
 
-/** Scrollback kept beyond the history the terminal is filled with, for new output. */
+/** Scrollback kept beyond the history each pane starts with, for new output. */
 const SCROLLBACK_EXTRA_LINES = 1000
 /** The last screen is saved for instant resume at most this often while output flows. */
 const SAVE_SCREEN_DELAY_MS = 1000
@@ -81,7 +79,7 @@ export function mountTerminalScreen(
       fontFamily: 'ui-monospace, "SF Mono", Menlo, "DejaVu Sans Mono", "Noto Sans Mono", monospace',
       fontSize: prefs.sizePolicy === 'desktop' || readOnly ? FONT_SIZE.desktop : prefs.fontSize,
       cursorBlink: true,
-      // The pane's history is written here on attach (ScreenFeed), then new output adds to it.
+      // Each pane starts with its history (`historyLines`), then new output adds to it.
       scrollback: prefs.historyLines + SCROLLBACK_EXTRA_LINES,
       theme: { background: '#111111', foreground: '#e6e6e6', cursor: '#e6e6e6' },
       // The server drops a read-only phone's input; not sending it keeps the phone's keyboard honest.
@@ -92,18 +90,15 @@ export function mountTerminalScreen(
       // clipboard) does nothing; copying takes the user's tap on Copy.
     }),
   )
-  for (const handler of keepNormalScreen(term)) store.add(handler)
-  const fit = new FitAddon()
-  term.loadAddon(fit)
   term.loadAddon(new WebLinksAddon((_event, uri) => void openSafeLink(uri)))
   term.open(sizer)
   useWebglRenderer(term)
 
-  // In place before the first fit, so the size tmux starts with is final.
+  // In place before the first fit, so the size the phone asks for is final.
   const toolbar = store.add(
     new Toolbar({
       send: (data) => {
-        if (!readOnly) socket.input(data)
+        if (!readOnly) socket?.input(data)
       },
       appCursor: () => term.modes.applicationCursorKeysMode,
       disabled: readOnly,
@@ -111,10 +106,17 @@ export function mountTerminalScreen(
   )
   screen.append(toolbar.element)
 
-  const layout = new TerminalLayout(term, fit, host, sizer)
+  const layout = new TerminalLayout(term, host, sizer)
   layout.mode = sizePolicy()
   layout.zoom = prefs.fontSize / FONT_SIZE.phone
-  const refit = () => layout.refit()
+  /** The phone's size in cells at its font: what `fit` asks the window to take. */
+  let wanted = { cols: term.cols, rows: term.rows }
+  const refit = () => {
+    const proposal = layout.refit()
+    if (!proposal || (proposal.cols === wanted.cols && proposal.rows === wanted.rows)) return
+    wanted = proposal
+    socket?.resize(wanted.cols, wanted.rows)
+  }
 
   // Instant resume: the screen as it was, until the live one replaces it.
   const keeper = new ScreenKeeper(term, target)
@@ -122,6 +124,7 @@ export function mountTerminalScreen(
   let live = false
   const saved = keeper.load()
   if (saved) {
+    term.resize(saved.cols, saved.rows)
     term.write(saved.data)
     stale.hidden = false
     host.dataset.stale = ''
@@ -133,46 +136,96 @@ export function mountTerminalScreen(
   store.defer(saveScreen)
   store.listen(window, 'pagehide', saveScreen)
 
-  // Fit before connecting: the socket asks tmux for the size it starts with.
+  // Fit before connecting: the socket tells the server the phone's size.
+  let socket: TermSocket | undefined
   followViewport(store, refit, host)
 
-  /** The first windows list: at desktop size it gives the terminal its size, which the history must wait for. */
-  let windowsLoaded: Promise<void> = Promise.resolve()
-  const feed = new ScreenFeed(
-    term,
-    async () => {
-      if (sizePolicy() === 'desktop') await windowsLoaded
-      return prefs.historyLines > 0 ? fetchHistory(target, prefs.historyLines, false) : ''
-    },
-    () => {
-      live = true
-      stale.hidden = true
-      delete host.dataset.stale
-      layout.keepCursorInView()
-    },
-  )
-  store.add(feed)
-  feed.begin()
+  // Panes: the terminal shows one (the window's active pane until the user picks); the overview shows all.
+  let windowLayout: WindowLayout | undefined
+  /** The pane the terminal shows and keys go to. */
+  let shown: number | undefined
+  /** The shown pane's output is held back until its sync: it was drawn for another pane. */
+  let awaitingSync = true
+  const overview = store.add(new PaneOverview((pane) => showPane(pane)))
+  body.append(overview.element)
+  const paneBar = h('div', { class: 'pane-bar', 'data-testid': 'pane-bar', hidden: true })
+  strip.after(paneBar)
+
+  const showPane = (pane: number) => {
+    overview.hide()
+    if (pane !== shown) {
+      shown = pane
+      awaitingSync = true
+    }
+    socket?.focus(pane, (windowLayout?.panes.length ?? 1) > 1)
+    renderPaneBar()
+    term.focus()
+  }
+  const renderPaneBar = () => {
+    const panes = windowLayout?.panes ?? []
+    paneBar.hidden = panes.length < 2
+    if (panes.length < 2) return
+    const all = h('button', { type: 'button', class: 'pane-chip', 'data-testid': 'pane-all', 'aria-pressed': String(overview.visible) }, '▦ all')
+    all.addEventListener('click', () => (overview.visible ? overview.hide() : overview.show(shown), renderPaneBar()))
+    paneBar.replaceChildren(
+      all,
+      ...panes.map((p, i) => {
+        const chip = h('button', { type: 'button', class: 'pane-chip', 'data-testid': `pane-${p.id}`, 'aria-pressed': String(p.id === shown && !overview.visible) }, `${i + 1}${p.active ? ' •' : ''}`)
+        chip.addEventListener('click', () => showPane(p.id))
+        return chip
+      }),
+    )
+  }
+  const applyLayout = (next: WindowLayout) => {
+    windowLayout = next
+    title.textContent = `${next.session}:${next.window.index} ${next.window.name}`
+    overview.update(next)
+    if (shown === undefined || !next.panes.some((p) => p.id === shown)) {
+      shown = (next.panes.find((p) => p.active) ?? next.panes[0])?.id
+      awaitingSync = true
+      if (shown !== undefined && next.panes.length > 1) socket?.focus(shown, true)
+    }
+    const pane = next.panes.find((p) => p.id === shown)
+    if (pane) layout.pane = { cols: pane.cols, rows: pane.rows }
+    renderPaneBar()
+    refit()
+  }
 
   const showState = (state: ConnectionState) => {
     status.dataset.state = state
     status.textContent = state
     if (state === 'live') void loadWindows()
   }
-  const socket = store.add(
+  socket = store.add(
     new TermSocket(
       target,
       {
-        size: () => ({ cols: term.cols, rows: term.rows }),
-        output: (bytes, rendered) => {
-          feed.output(bytes, rendered)
+        size: () => wanted,
+        historyLines: () => prefs.historyLines,
+        layout: applyLayout,
+        sync: (pane, kind) => {
+          if (pane !== shown) return
+          awaitingSync = false
+          if (kind === 'full' && !live) {
+            live = true
+            stale.hidden = true
+            delete host.dataset.stale
+          }
+        },
+        output: (pane, bytes, rendered) => {
+          const forTerm = pane === shown && !awaitingSync
+          const multi = (windowLayout?.panes.length ?? 1) > 1
+          if (!forTerm) return multi ? overview.write(pane, bytes, rendered) : rendered()
+          if (multi) overview.write(pane, bytes, () => {})
+          term.write(bytes, () => {
+            rendered()
+            layout.keepCursorInView()
+          })
           saveTimer ??= store.timeout(() => {
             saveTimer = undefined
             saveScreen()
           }, SAVE_SCREEN_DELAY_MS)
         },
-        // tmux redraws the whole screen for a new socket: reset, history again, then the redraw.
-        reconnected: () => feed.begin(),
         state: showState,
         ended: (message) => options.ended(message),
         accessEnded: (message) => options.accessEnded(message),
@@ -181,34 +234,26 @@ export function mountTerminalScreen(
     ),
   )
 
-  let pasting = false
   // Everything xterm emits is input, terminal query replies (DA, DSR) included:
   // a read-only phone sends none of it.
   store.add(
     term.onData((data) => {
       if (readOnly) return
-      // Sticky modifiers apply to typed keys, not to pastes or escape sequences.
-      const mods = pasting || data.startsWith('\x1b') ? NO_MODIFIERS : toolbar.takeModifiers()
-      socket.input(applyModifiers(data, mods))
+      // Sticky modifiers apply to typed keys, not to escape sequences.
+      const mods = data.startsWith('\x1b') ? NO_MODIFIERS : toolbar.takeModifiers()
+      socket?.input(applyModifiers(data, mods))
     }),
   )
   store.add(
     term.onBinary((data) => {
-      if (!readOnly) socket.input(bytesOfBinaryString(data))
-    }),
-  )
-  store.add(
-    term.onResize(({ cols, rows }) => {
-      socket.resize(cols, rows)
-      // At desktop size no resize reaches tmux, so nothing would be redrawn.
-      if (sizePolicy() === 'fit') feed.resized()
+      if (!readOnly) socket?.input(bytesOfBinaryString(data))
     }),
   )
   store.add(term.onBell(() => navigator.vibrate?.(100)))
   term.attachCustomKeyEventHandler((event) => {
     // Shift+Enter is a line feed (a newline without submitting, in Claude Code).
     if (event.key === 'Enter' && event.shiftKey && !event.ctrlKey && !event.altKey && !event.metaKey) {
-      if (event.type === 'keydown' && !readOnly) socket.input('\n')
+      if (event.type === 'keydown' && !readOnly) socket?.input('\n')
       event.preventDefault()
       return false
     }
@@ -219,13 +264,8 @@ export function mountTerminalScreen(
   const paste = (text: string) => {
     if (readOnly || !text) return
     const send = () => {
-      pasting = true
-      try {
-        // term.paste brackets the text when the program asked for bracketed paste.
-        term.paste(text)
-      } finally {
-        pasting = false
-      }
+      // Through tmux, which brackets it when the program asked for bracketed paste.
+      socket?.paste(text)
       term.focus()
     }
     if (!pasteNeedsConfirmation(text)) return send()
@@ -235,8 +275,7 @@ export function mountTerminalScreen(
   }
   const onPasteEvent = (event: Event) => {
     const text = (event as ClipboardEvent).clipboardData?.getData('text/plain') ?? ''
-    if (!readOnly && !pasteNeedsConfirmation(text)) return
-    // Before xterm's own listener on its textarea sees it.
+    // Before xterm's own listener on its textarea sees it: every paste goes to tmux as a paste.
     event.preventDefault()
     event.stopImmediatePropagation()
     paste(text)
@@ -333,7 +372,7 @@ export function mountTerminalScreen(
     term.options.fontSize = policy === 'fit' ? prefs.fontSize : FONT_SIZE.desktop
     layout.zoom = prefs.fontSize / FONT_SIZE.phone
     refit()
-    socket.reconnect()
+    socket?.reconnect()
   }
   store.listen(sizeFit, 'click', () => choosePolicy('fit'))
   store.listen(sizeDesktop, 'click', () => choosePolicy('desktop'))
@@ -341,7 +380,7 @@ export function mountTerminalScreen(
     prefs.historyLines = Number(historySelect.value)
     savePrefs(device.id, prefs)
     term.options.scrollback = prefs.historyLines + SCROLLBACK_EXTRA_LINES
-    socket.reconnect()
+    socket?.reconnect()
   })
   store.listen(pasteButton, 'click', () => {
     closeMenu()
@@ -351,12 +390,12 @@ export function mountTerminalScreen(
   })
   store.listen(reconnectButton, 'click', () => {
     closeMenu()
-    socket.reconnect()
+    socket?.reconnect()
   })
   store.listen(readerItem, 'click', showReader)
   store.listen(detachButton, 'click', () => options.back())
 
-  // The strip of the session's windows; also tells the desktop size.
+  // The strip of the session's windows.
   let windowsLoading = false
   async function loadWindows(): Promise<void> {
     if (windowsLoading) return
@@ -370,12 +409,6 @@ export function mountTerminalScreen(
       windowsLoading = false
     }
     if (store.isDisposed) return
-    const current = windows.find((w) => w.index === target.window)
-    if (current?.width && current.height) {
-      // The windows list gives the window's area; the status line takes its own rows from a client.
-      layout.desktop = { cols: current.width, rows: current.height + current.statusLines }
-      if (layout.mode === 'desktop') refit()
-    }
     strip.replaceChildren(
       ...windows.map((w) => {
         const here = w.index === target.window
@@ -394,9 +427,13 @@ export function mountTerminalScreen(
     history.pushState(null, '', pathOf({ screen: 'terminal', ...next }))
     dispatchEvent(new PopStateEvent('popstate'))
   }
-  windowsLoaded = loadWindows()
+  void loadWindows()
 
   store.listen(back, 'click', () => options.back())
+  // The screen may be scaled smaller than the host: a tap anywhere on it is a tap on the terminal.
+  store.listen(host, 'click', (event) => {
+    if (event.target === host || event.target === sizer) term.focus()
+  })
   // Opening a tab, or coming back to it, clears the notifications it raised.
   void clearTabNotifications(target)
   store.listen(document, 'visibilitychange', () => {
@@ -405,21 +442,6 @@ export function mountTerminalScreen(
   })
   term.focus()
   return store
-}
-
-/**
- * tmux switches its terminal to the alternate screen, which has no
- * scrollback; staying on the normal screen keeps the history written on
- * attach (and lines tmux scrolls off) scrollable by swipe. tmux redraws
- * everything itself, so nothing depends on the switch.
- */
-function keepNormalScreen(term: Terminal): IDisposable[] {
-  const alternateOnly = (params: (number | number[])[]) =>
-    params.length > 0 && params.every((p) => p === 1049 || p === 1047 || p === 47)
-  return [
-    term.parser.registerCsiHandler({ prefix: '?', final: 'h' }, alternateOnly),
-    term.parser.registerCsiHandler({ prefix: '?', final: 'l' }, alternateOnly),
-  ]
 }
 
 /**

@@ -203,6 +203,8 @@ export class Bridge implements PaneViewer {
         if (!this.layout?.panes.some((p) => p.id === message.pane)) {
           return this.sendFrame({ type: 'error', code: 'BAD_CONTROL_MESSAGE', message: `window has no pane ${message.pane}` })
         }
+        // A newly shown pane starts from tmux's state: the phone draws it on a terminal of its own.
+        if (message.pane !== this.focus.pane) this.feed.sync(this, message.pane, this.options.historyLines, 'full')
         this.focus = { pane: message.pane, zoom: message.zoom }
         return this.updateClaim()
       case 'paste': {

@@ -194,6 +194,12 @@ export class TmuxControl implements TmuxTransport {
     for (const client of [...this.clients.keys()]) client.close()
   }
 
+  ownClientsOn(sessionId: string): number {
+    let n = 0
+    for (const client of this.clients.keys()) if (!client.isEnded && client.currentSession === sessionId) n++
+    return n
+  }
+
   /** How many control clients are attached now. */
   get clientCount(): number {
     return this.clients.size

@@ -30,6 +30,8 @@ export interface Window {
   /** The window's size in cells: what a client watching at desktop size shows. */
   width: number
   height: number
+  /** How many panes it has. */
+  panes: number
 }
 
 export interface Snapshot {
@@ -66,17 +68,19 @@ const WINDOW_FIELDS = {
   windowActivity: '#{window_activity}',
   width: '#{window_width}',
   height: '#{window_height}',
+  panes: '#{window_panes}',
 } as const
 
 type Row<F> = Record<keyof F, string>
 
 const toInt = (s: string): number => (/^\d+$/.test(s) ? Number(s) : 0)
 
-const toSession = (r: Row<typeof SESSION_FIELDS>): Session => ({
+const toSession = (r: Row<typeof SESSION_FIELDS>, ownClients: number): Session => ({
   id: r.sessionId,
   name: r.sessionName,
   windows: toInt(r.sessionWindows),
-  attached: toInt(r.sessionAttached),
+  // tmux counts Handoff's own control clients too; `attached` means the desktop's.
+  attached: Math.max(0, toInt(r.sessionAttached) - ownClients),
   activity: toInt(r.sessionActivity),
   statusLines: r.status === 'off' ? 0 : r.status === 'on' ? 1 : toInt(r.status),
 })
@@ -92,6 +96,7 @@ const toWindow = (r: Row<typeof WINDOW_FIELDS>): Window => ({
   activity: toInt(r.windowActivity),
   width: toInt(r.width),
   height: toInt(r.height),
+  panes: toInt(r.panes),
 })
 
 const byName = (a: Session, b: Session) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
@@ -148,6 +153,10 @@ export class Tmux {
     throw new HandoffError('TMUX_FAILED', 503, r.message)
   }
 
+  private session(row: Row<typeof SESSION_FIELDS>): Session {
+    return toSession(row, this.transport.ownClientsOn(row.sessionId))
+  }
+
   private async sessionRows() {
     const { format, parse } = recordFormat(SESSION_FIELDS)
     const out = await this.execIfRunning(['list-sessions', '-F', format])
@@ -156,7 +165,7 @@ export class Tmux {
 
   /** The sessions by name. No server: empty. */
   async listSessions(): Promise<Session[]> {
-    return (await this.sessionRows()).map(toSession).sort(byName)
+    return (await this.sessionRows()).map((r) => this.session(r)).sort(byName)
   }
 
   /** The session named exactly `name`, or SESSION_NOT_FOUND. */
@@ -182,7 +191,7 @@ export class Tmux {
     const bySession = new Map<string, { session: Session; windows: Window[] }>()
     for (const row of out === null ? [] : parse(out)) {
       let entry = bySession.get(row.sessionId)
-      if (!entry) bySession.set(row.sessionId, (entry = { session: toSession(row), windows: [] }))
+      if (!entry) bySession.set(row.sessionId, (entry = { session: this.session(row), windows: [] }))
       entry.windows.push(toWindow(row))
     }
     for (const entry of bySession.values()) entry.windows.sort((a, b) => a.index - b.index)
@@ -199,7 +208,7 @@ export class Tmux {
     const rows = (out === null ? [] : parse(out)).filter((r) => r.sessionName === sessionName)
     if (rows.length === 0) throw sessionNotFound(sessionName)
     const row = rows.find((r) => toInt(r.windowIndex) === index && r.windowIndex !== '')
-    if (row) return { session: toSession(row), window: toWindow(row) }
+    if (row) return { session: this.session(row), window: toWindow(row) }
     throw new HandoffError('WINDOW_NOT_FOUND', 404, `session ${JSON.stringify(sessionName)} has no window ${index}`)
   }
 

@@ -10,6 +10,8 @@ export type CommandResult =
 export interface TmuxTransport {
   readonly socketName: string | undefined
   command(args: readonly string[], options?: RunOptions): Promise<CommandResult>
+  /** How many of the clients attached to session `sessionId` are our own (not the desktop's). */
+  ownClientsOn(sessionId: string): number
 }
 
 /** A tmux process per command: for the CLI, which runs once and leaves. */
@@ -18,6 +20,10 @@ export class OneShotTransport implements TmuxTransport {
     readonly socketName: string | undefined,
     private readonly runOptions: RunOptions = {},
   ) {}
+
+  ownClientsOn(): number {
+    return 0
+  }
 
   async command(args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
     const r = await runTmux(this.socketName, args, { ...this.runOptions, ...options })

@@ -1,66 +1,62 @@
-import type { FitAddon } from '@xterm/addon-fit'
 import type { Terminal } from '@xterm/xterm'
 import type { DisposableStore } from '../lifetime.js'
 import type { SizePolicy } from './settings.js'
 
-/** At desktop size the screen is never scaled below this (pan instead). */
+/** The screen is never scaled below this (pan instead). */
 export const MIN_DESKTOP_SCALE = 0.3
 
 /**
- * Sizes the terminal. "fit": xterm takes the host's size in cells (and tmux
- * follows). "desktop": xterm keeps the window's own size and is scaled with
- * a CSS transform to the host's width times `zoom`; the host pans when
- * zoomed in. After every change the cursor row and the last rows stay in view.
+ * Sizes the terminal. xterm always has the pane's own size in cells (the
+ * program's output is drawn for it), given by the server's layout frames.
+ * "fit": at the phone's font size, scaled down only while the pane is wider
+ * than the phone (before the window took the phone's size); `refit` returns
+ * the size in cells that would fill the phone, for the server. "desktop": at
+ * the desktop font size, scaled to the host's width times `zoom`; the host
+ * pans when zoomed in. After every change the cursor row stays in view.
  */
 export class TerminalLayout {
   mode: SizePolicy = 'fit'
-  /** The window's size in cells, for "desktop". */
-  desktop: { cols: number; rows: number } | undefined
+  /** The pane's size in cells, from the server; undefined until the first layout. */
+  pane: { cols: number; rows: number } | undefined
   /** "desktop" only: 1 is the host's width, more zooms in. */
   zoom = 1
 
   constructor(
     private readonly term: Terminal,
-    private readonly fit: FitAddon,
     private readonly host: HTMLElement,
     private readonly sizer: HTMLElement,
   ) {}
 
-  refit(): void {
+  /** Applies size and scale; returns the cells that would fill the host at this font (undefined while it has no size). */
+  refit(): { cols: number; rows: number } | undefined {
     const element = this.term.element
-    if (!element) return
+    if (!element) return undefined
     this.host.dataset.size = this.mode
-    if (this.mode === 'fit') {
-      this.sizer.style.removeProperty('width')
-      this.sizer.style.removeProperty('height')
-      element.style.removeProperty('transform')
-      element.style.removeProperty('width')
-      element.style.removeProperty('height')
-      // proposeDimensions is undefined while the host has no size (a hidden tab).
-      if (this.fit.proposeDimensions()) this.fit.fit()
-    } else {
-      if (this.desktop && (this.term.cols !== this.desktop.cols || this.term.rows !== this.desktop.rows)) {
-        this.term.resize(this.desktop.cols, this.desktop.rows)
-      }
-      const screen = element.querySelector<HTMLElement>('.xterm-screen')
-      const width = screen?.offsetWidth ?? 0
-      const height = screen?.offsetHeight ?? 0
-      if (width > 0 && this.host.clientWidth > 0) {
-        const scale = Math.max(MIN_DESKTOP_SCALE, (this.host.clientWidth / width) * this.zoom)
-        element.style.width = `${width}px`
-        element.style.height = `${height}px`
-        element.style.transform = `scale(${scale})`
-        this.sizer.style.width = `${Math.ceil(width * scale)}px`
-        this.sizer.style.height = `${Math.ceil(height * scale)}px`
-      }
+    if (this.pane && (this.term.cols !== this.pane.cols || this.term.rows !== this.pane.rows)) {
+      this.term.resize(Math.max(2, this.pane.cols), Math.max(1, this.pane.rows))
     }
+    const screen = element.querySelector<HTMLElement>('.xterm-screen')
+    const width = screen?.offsetWidth ?? 0
+    const height = screen?.offsetHeight ?? 0
+    const hostWidth = this.host.clientWidth
+    const hostHeight = this.host.clientHeight
+    if (width === 0 || hostWidth === 0) return undefined
+    const fitScale = hostWidth / width
+    const scale = this.mode === 'fit' ? Math.min(1, fitScale) : Math.max(MIN_DESKTOP_SCALE, fitScale * this.zoom)
+    element.style.width = `${width}px`
+    element.style.height = `${height}px`
+    element.style.transform = scale === 1 ? '' : `scale(${scale})`
+    this.sizer.style.width = `${Math.ceil(width * scale)}px`
+    this.sizer.style.height = `${Math.ceil(height * scale)}px`
     this.keepCursorInView()
+    const cellWidth = width / this.term.cols
+    const cellHeight = height / this.term.rows
+    return { cols: Math.max(2, Math.floor(hostWidth / cellWidth)), rows: Math.max(2, Math.floor(hostHeight / cellHeight)) }
   }
 
-  /** Shows the last rows, and at desktop size pans the host to the cursor row. */
+  /** Shows the last rows, and pans the host to the cursor row when the screen is taller than it. */
   keepCursorInView(): void {
     this.term.scrollToBottom()
-    if (this.mode !== 'desktop') return
     const rows = this.term.rows
     const rowHeight = this.sizer.offsetHeight / Math.max(1, rows)
     const cursorBottom = (this.term.buffer.active.cursorY + 1) * rowHeight

@@ -1,0 +1,121 @@
+import { Terminal } from '@xterm/xterm'
+import type { PaneJson } from '../../protocol/index.js'
+import { h } from '../dom.js'
+import type { Disposable } from '../lifetime.js'
+import type { WindowLayout } from '../term-socket.js'
+
+/** Cell size of the overview's terminals, in CSS pixels before scaling. */
+const OVERVIEW_FONT_SIZE = 14
+
+interface PaneBox {
+  term: Terminal
+  box: HTMLElement
+}
+
+/**
+ * All panes of a window laid out as on the desktop, scaled to the phone's
+ * width: one small read-only terminal per pane, fed the same output as the
+ * pane's own view. A tap on a pane shows that pane alone (`pick`).
+ */
+export class PaneOverview implements Disposable {
+  readonly element: HTMLElement
+  private readonly canvas: HTMLElement
+  private readonly boxes = new Map<number, PaneBox>()
+  private layout: WindowLayout | undefined
+  private focused: number | undefined
+
+  constructor(private readonly pick: (pane: number) => void) {
+    this.canvas = h('div', { class: 'pane-canvas' })
+    this.element = h('div', { class: 'pane-overview', 'data-testid': 'pane-overview', hidden: true }, this.canvas)
+  }
+
+  get visible(): boolean {
+    return !this.element.hidden
+  }
+
+  show(focused: number | undefined): void {
+    this.focused = focused
+    this.element.hidden = false
+    this.place()
+  }
+
+  hide(): void {
+    this.element.hidden = true
+  }
+
+  /** Follows a new layout: panes added, gone, moved or resized. A window of one pane needs no overview. */
+  update(layout: WindowLayout): void {
+    this.layout = layout
+    const ids = new Set(layout.panes.length > 1 ? layout.panes.map((p) => p.id) : [])
+    for (const [id, box] of this.boxes) {
+      if (ids.has(id)) continue
+      box.term.dispose()
+      box.box.remove()
+      this.boxes.delete(id)
+    }
+    for (const pane of layout.panes) if (ids.has(pane.id)) this.boxFor(pane)
+    if (ids.size === 0) this.hide()
+    this.place()
+  }
+
+  /** A pane's output; `done` once it is drawn (or at once for a pane the overview does not know). */
+  write(pane: number, bytes: Uint8Array, done: () => void): void {
+    const box = this.boxes.get(pane)
+    if (box) box.term.write(bytes, done)
+    else done()
+  }
+
+  dispose(): void {
+    for (const box of this.boxes.values()) box.term.dispose()
+    this.boxes.clear()
+    this.element.remove()
+  }
+
+  private boxFor(pane: PaneJson): PaneBox {
+    let found = this.boxes.get(pane.id)
+    if (!found) {
+      const box = h('button', { type: 'button', class: 'pane-box', 'data-testid': `pane-box-${pane.id}`, 'aria-label': `Show pane ${pane.id} alone` })
+      const term = new Terminal({
+        fontSize: OVERVIEW_FONT_SIZE,
+        fontFamily: 'ui-monospace, "SF Mono", Menlo, "DejaVu Sans Mono", "Noto Sans Mono", monospace',
+        cols: Math.max(2, pane.cols),
+        rows: Math.max(1, pane.rows),
+        scrollback: 0,
+        disableStdin: true,
+        cursorBlink: false,
+        theme: { background: '#111111', foreground: '#e6e6e6', cursor: '#e6e6e6' },
+      })
+      this.canvas.append(box)
+      term.open(box)
+      box.addEventListener('click', () => this.pick(pane.id))
+      found = { term, box }
+      this.boxes.set(pane.id, found)
+    }
+    if (found.term.cols !== pane.cols || found.term.rows !== pane.rows) found.term.resize(Math.max(2, pane.cols), Math.max(1, pane.rows))
+    return found
+  }
+
+  /** Positions every pane by its cells and scales the whole window to the overview's width. */
+  private place(): void {
+    const layout = this.layout
+    if (!layout || this.element.hidden) return
+    const first = this.boxes.values().next().value as PaneBox | undefined
+    const screen = first?.term.element?.querySelector<HTMLElement>('.xterm-screen')
+    if (!first || !screen || screen.offsetWidth === 0) return
+    const cellWidth = screen.offsetWidth / first.term.cols
+    const cellHeight = screen.offsetHeight / first.term.rows
+    for (const pane of layout.panes) {
+      const box = this.boxes.get(pane.id)?.box
+      if (!box) continue
+      box.style.left = `${pane.x * cellWidth}px`
+      box.style.top = `${pane.y * cellHeight}px`
+      box.toggleAttribute('data-active', pane.active)
+      box.toggleAttribute('data-focused', pane.id === this.focused)
+    }
+    const width = layout.cols * cellWidth
+    const scale = Math.min(1, this.element.clientWidth / Math.max(1, width))
+    this.canvas.style.width = `${width}px`
+    this.canvas.style.height = `${layout.rows * cellHeight}px`
+    this.canvas.style.transform = `scale(${scale})`
+  }
+}

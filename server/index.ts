@@ -11,7 +11,7 @@ import { audienceFor, authorize, checkHost, checkOrigin, createApp, grantOf, typ
 import { startServing, type Peer } from './net/serving.js'
 import { VERSION, WEB_ROOT } from './paths.js'
 import { appendAudit, ensureHome, readDevices, removeFile, updateDevices, watchDevices, writeFileAtomic, type DeviceRecord } from './store/index.js'
-import { Tmux, TmuxControl } from './tmux/index.js'
+import { LiveSessions, Tmux, TmuxControl } from './tmux/index.js'
 
 export interface ServerOptions {
   /** 0 picks a free port. */
@@ -75,6 +75,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // One control connection to tmux for every command, notification and terminal.
   const control = new TmuxControl(options.tmuxSocket, { log })
   const tmux = new Tmux(control)
+  // The sessions list open apps see live: tmux's own notifications, no polling.
+  const sessions = new LiveSessions(control, tmux, { log })
   await ensureHome(home)
   try {
     // A process of its own: starting up attaches nothing to the user's tmux.
@@ -150,7 +152,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         peerAddress: (c) => c.env.incoming.socket.remoteAddress ?? 'unknown',
         peerTailnet: (c) => c.get('peer'),
       }),
-      createEventRoutes({ pipeline: events, home, now }),
+      createEventRoutes({ pipeline: events, sessions, home, now }),
       createPushRoutes({ home, publicKey: vapid.publicKey, sender: push, now }),
     ],
     now,

@@ -4,31 +4,20 @@ import type {
   PublicKeyCredentialRequestOptionsJSON,
   RegistrationResponseJSON,
 } from '@simplewebauthn/browser'
+import type { DeviceJson, SessionJson, WindowJson } from '../protocol/index.js'
+
+// The JSON shapes are the server's own (protocol/api.ts), so the two cannot
+// drift; here under the names the web code uses.
+export type { SessionsEventJson, SessionWithWindowsJson } from '../protocol/index.js'
 
 /** A tmux session as `GET /api/sessions` lists it (docs/protocol.md). */
-export interface Session {
-  name: string
-  windows: number
-  /** tmux clients on the session (the desktop), not Handoff's viewers. */
-  attached: number
-  /** Last activity, Unix seconds. */
-  activity: number
-}
+export type Session = SessionJson
 
 /** A tmux window as `GET /api/sessions/:session/windows` lists it. */
-export interface TmuxWindow {
-  index: number
-  name: string
-  active: boolean
-  title: string
-  command: string
-  path: string
-  activity: number
-  /** The window's size in cells, and the rows the session's status line takes (docs/protocol.md). */
-  width: number
-  height: number
-  statusLines: number
-}
+export type TmuxWindow = WindowJson
+
+/** This phone as the server knows it (`GET /api/me`). */
+export type Device = DeviceJson
 
 /**
  * A request the server refused (its `{error: {code, message}}` body), or one
@@ -43,20 +32,6 @@ export class ApiError extends Error {
     super(message)
     this.name = 'ApiError'
   }
-}
-
-/** This phone as the server knows it (`GET /api/me`). */
-export interface Device {
-  id: string
-  name: string
-  /** Session patterns as granted, e.g. `main,work-*`. */
-  sessions: string
-  readOnly: boolean
-  /** Milliseconds since the epoch; null never expires. */
-  expiresAt: number | null
-  /** `soft-expired`: past `expiresAt`, only a renewal request is allowed. */
-  state: 'active' | 'soft-expired'
-  renewalRequested: boolean
 }
 
 /** What a pairing link grants, shown before the passkey is created. */

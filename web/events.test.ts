@@ -9,6 +9,7 @@ import {
   markReady,
   parseEvent,
   parseReady,
+  parseSessions,
   streamUrl,
   UNSEEN_LIMITS,
   type StreamEvent,
@@ -158,6 +159,32 @@ describe('ready and the stream address', () => {
     expect(s.lastId).toBe(2)
     expect(badgeFor(addEvent(s, ev(3, { tab: work1 })), work1).count).toBe(1)
     expect(badgeFor(s, work0).count).toBe(1)
+  })
+})
+
+describe('the sessions list', () => {
+  const window0 = { index: 0, name: 'sh', active: true, title: '', command: 'sh', path: '/', activity: 1, width: 80, height: 24, statusLines: 1, panes: 1 }
+  const main = { name: 'main', windows: 1, attached: 0, activity: 1, windowList: [window0] }
+
+  it('reads an `event: sessions` message', () => {
+    const data = JSON.stringify({ type: 'sessions', sessions: [main] })
+    expect(parseSessions(data)).toEqual({ type: 'sessions', sessions: [main] })
+    expect(parseSessions(JSON.stringify({ type: 'sessions', sessions: [] }))?.sessions).toEqual([])
+  })
+
+  it('ignores anything else', () => {
+    for (const data of [
+      'not json',
+      'null',
+      '[]',
+      JSON.stringify({ type: 'ready', last_id: 1 }),
+      JSON.stringify({ type: 'sessions' }),
+      JSON.stringify({ type: 'sessions', sessions: [{ ...main, name: 7 }] }),
+      JSON.stringify({ type: 'sessions', sessions: [{ ...main, windowList: undefined }] }),
+      JSON.stringify({ type: 'sessions', sessions: [{ ...main, windowList: [null] }] }),
+    ]) {
+      expect(parseSessions(data)).toBeUndefined()
+    }
   })
 })
 

@@ -1,10 +1,12 @@
-import { ApiError, me, type Device } from './api.js'
+import { ApiError, me, type Device, type SessionsEventJson } from './api.js'
 import { toDisposable, type Disposable } from './lifetime.js'
 
 // Unseen events: the live event stream (GET /api/events, docs/notifications.md)
 // counted per tab, kept in localStorage, and shown as badges on the sessions
 // screen. The state and its changes are pure functions; `UnseenEvents` wires
-// them to an EventSource, localStorage and the page's visibility.
+// them to an EventSource, localStorage and the page's visibility. The same
+// stream carries the live sessions list (`event: sessions`), which screens
+// follow with `onSessions`.
 
 /** What is kept, and how the stream is retried. */
 export const UNSEEN_LIMITS = {
@@ -115,6 +117,25 @@ export function parseReady(data: string): number | undefined {
   } catch {
     return undefined
   }
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+const isSessionEntry = (v: unknown): boolean =>
+  isRecord(v) && typeof v.name === 'string' && isIndex(v.windows) && Array.isArray(v.windowList) && v.windowList.every(isRecord)
+
+/**
+ * The data of an `event: sessions` message; undefined if it is not that
+ * shape (then ignored, and the screen keeps what it shows).
+ */
+export function parseSessions(data: string): SessionsEventJson | undefined {
+  let raw: unknown
+  try {
+    raw = JSON.parse(data)
+  } catch {
+    return undefined
+  }
+  if (!isRecord(raw) || raw.type !== 'sessions' || !Array.isArray(raw.sessions) || !raw.sessions.every(isSessionEntry)) return undefined
+  return raw as unknown as SessionsEventJson
 }
 
 /** Whether `id` was handled already (a replay after a reconnect, or another browser tab's stream). */
@@ -299,15 +320,21 @@ export class UnseenEvents implements Disposable {
       const event = parseEvent(message.data)
       if (event) this.update(addEvent(this.reload(), event, this.viewingNow))
     }
+    source.addEventListener('sessions', (message) => {
+      const sessions = parseSessions((message as MessageEvent<string>).data)
+      if (sessions) publishSessions(sessions)
+    })
     source.addEventListener('ready', (message) => {
       const lastId = parseReady((message as MessageEvent<string>).data)
       this.failures = 0
       if (lastId !== undefined) this.update(markReady(this.reload(), lastId))
     })
     source.onerror = () => {
+      if (this.source !== source) return
+      sessionsStopped()
       // CONNECTING: a network error, and the EventSource retries by itself.
       // CLOSED: the server answered something other than a stream (401, 403, 502…).
-      if (source.readyState !== EventSource.CLOSED || this.source !== source) return
+      if (source.readyState !== EventSource.CLOSED) return
       this.source = undefined
       void this.refused()
     }
@@ -318,6 +345,8 @@ export class UnseenEvents implements Disposable {
     this.retry = undefined
     this.source?.close()
     this.source = undefined
+    // Without the stream nothing keeps it current; reopened, the server sends a fresh one.
+    latestSessions = undefined
   }
 
   private async refused(): Promise<void> {
@@ -375,6 +404,47 @@ export class UnseenEvents implements Disposable {
     }, UNSEEN_LIMITS.coalesceMs)
   }
 }
+
+/** A screen following the live sessions list. */
+interface SessionsFollower {
+  listener: (event: SessionsEventJson) => void
+  stopped: (() => void) | undefined
+}
+
+/** Screens following the live sessions list, and the newest list while the stream is open. */
+const sessionsFollowers = new Set<SessionsFollower>()
+let latestSessions: SessionsEventJson | undefined
+
+function publishSessions(event: SessionsEventJson): void {
+  latestSessions = event
+  for (const follower of [...sessionsFollowers]) follower.listener(event)
+}
+
+/** The stream failed (cut, refused, the network gone) after sending a list: that list is live no more. */
+function sessionsStopped(): void {
+  if (latestSessions === undefined) return
+  latestSessions = undefined
+  for (const follower of [...sessionsFollowers]) follower.stopped?.()
+}
+
+/**
+ * Follows the live sessions list (`event: sessions` on the stream): every
+ * session this device may list, with its windows, each time tmux changes
+ * them. `listener` is called at once with the newest list when the stream
+ * has one. Nothing comes while the stream is closed (page hidden, signed out,
+ * refused), so a screen fetches its first list itself, and again on
+ * `stopped`: the stream failed after sending a list (a fetch then tells
+ * whether the phone is offline or signed out).
+ */
+export function onSessions(listener: (event: SessionsEventJson) => void, stopped?: () => void): Disposable {
+  const follower: SessionsFollower = { listener, stopped }
+  sessionsFollowers.add(follower)
+  if (latestSessions) listener(latestSessions)
+  return toDisposable(() => sessionsFollowers.delete(follower))
+}
+
+/** Whether the stream is open and has sent a sessions list: then a screen need not fetch one after a change of its own. */
+export const hasLiveSessions = (): boolean => latestSessions !== undefined
 
 let current: UnseenEvents | undefined
 

@@ -8,18 +8,20 @@ import {
   listWindows,
   type Device,
   type Session,
+  type SessionsEventJson,
   type TmuxWindow,
 } from './api.js'
 import { formatDate, readOnlyBadge } from './device-ui.js'
 import { h } from './dom.js'
+import { hasLiveSessions, onSessions } from './events.js'
 import { DisposableStore, type Disposable } from './lifetime.js'
 import { notificationsPanel } from './notifications.js'
 import { LOCK_CHOICES, lockAfterMinutes, setLockAfterMinutes, type LockMinutes } from './shell/lock.js'
 import { ago, isUnreachable, lastKnownList, offlineBanner, readLastKnown, rememberSessions, RETRY, windowLabel } from './shell/offline.js'
 import type { TerminalTarget } from './term-socket.js'
 
-/** How often the list refreshes while the screen is visible. */
-export const SESSIONS_POLL_MS = 5_000
+/** How often the "4 min ago" labels are redrawn: they age with no change in tmux to send. */
+export const AGES_REPAINT_MS = 30_000
 /** How far a pull from the top of the list must travel to refresh it. */
 const PULL_PX = 70
 
@@ -39,16 +41,18 @@ export interface SessionsScreenOptions {
    * newest event's text is the badge's tooltip (plain text).
    */
   unseen?: ((target: UnseenTarget) => number | { count: number; latest?: string | undefined }) | undefined
-  /** Subscribes to changes of `unseen`; the list refreshes on each. */
+  /** Subscribes to changes of `unseen`; the list repaints on each. */
   unseenChanged?: ((refresh: () => void) => Disposable) | undefined
 }
 
 /**
  * The sessions list: each session expands to its windows (index, name or
  * pane title, command, folder, last activity); new sessions and windows; kill
- * with confirmation. Refreshes every few seconds while visible, on pull and
- * on coming back to the tab, and never navigates away by itself. A read-only
- * phone gets no destructive control at all. Lives until disposed.
+ * with confirmation. Live: repainted from the event stream's sessions list
+ * whenever tmux changes; fetched for the first paint, on pull, Refresh, after
+ * an action and on coming back to the tab (the stream may not be open yet).
+ * Never navigates away by itself. A read-only phone gets no destructive
+ * control at all. Lives until disposed.
  */
 export function mountSessionsScreen(parent: HTMLElement, options: SessionsScreenOptions): Disposable {
   const store = new DisposableStore()
@@ -91,13 +95,17 @@ export function mountSessionsScreen(parent: HTMLElement, options: SessionsScreen
 
   /** The session whose windows are shown; one at a time keeps `window-N` test ids unique. */
   let expanded: string | undefined
-  /** Bumped per load so a slow answer cannot overwrite a newer one. */
+  /** Bumped per load and per live list, so a slow answer cannot overwrite a newer list. */
   let generation = 0
   /** Loads in a row that could not reach the computer; sets the backoff. */
   let unreachable = 0
   let everLoaded = false
+  /** A retry after a failed load. */
   let next: Disposable | undefined
+  /** What the list shows, to repaint it (badges, a session opened) without asking the server. */
+  let shown: Shown | undefined
 
+  /** Fetches the sessions, and the windows of the open one. */
   async function load(expand = expanded): Promise<void> {
     const current = ++generation
     next?.dispose()
@@ -115,25 +123,53 @@ export function mountSessionsScreen(parent: HTMLElement, options: SessionsScreen
       return
     }
     if (current !== generation || store.isDisposed) return
+    expanded = expand
+    const known = expand !== undefined && windows ? { [expand]: windows } : {}
+    reached(sessions, known)
+    show({ sessions, windows: known, windowsError })
+  }
+
+  /** The stream's sessions list: every session with its windows, so any session opens without a fetch. */
+  function live(event: SessionsEventJson): void {
+    // Anything fetched before this is older than it; a retry after a failure is moot.
+    ++generation
+    next?.dispose()
+    const sessions: Session[] = event.sessions.map(({ windowList: _, ...session }) => session)
+    const windows = Object.fromEntries(event.sessions.map((s) => [s.name, s.windowList]))
+    reached(sessions, windows)
+    show({ sessions, windows })
+  }
+
+  /** The computer answered: no offline banner, and what it said is the last known list. */
+  function reached(sessions: Session[], windows: Record<string, TmuxWindow[]>): void {
     unreachable = 0
     everLoaded = true
     offline.replaceChildren()
-    expanded = expand
-    rememberSessions(sessions, expand !== undefined && windows ? { [expand]: windows } : {})
-    list.replaceChildren(
-      ...sessions.map((s) => sessionItem(s, s.name === expanded ? (windows ?? windowsError ?? []) : undefined)),
+    rememberSessions(sessions, windows)
+  }
+
+  function show(what: Shown): void {
+    shown = what
+    const { sessions, windows, windowsError } = what
+    if (!sessions.some((s) => s.name === expanded)) expanded = undefined
+    const items = [
+      ...sessions.map((s) => sessionItem(s, s.name === expanded ? (windows[s.name] ?? windowsError ?? []) : undefined)),
       ...(sessions.length === 0
         ? [h('li', { class: 'empty' }, readOnly ? 'No tmux sessions to watch yet.' : 'No tmux sessions yet. Create one below.')]
         : []),
-    )
-    schedule(SESSIONS_POLL_MS)
+    ]
+    // A busy window changes the list's data every second but rarely what it shows:
+    // keep the same elements then, so a tap in progress lands and focus stays.
+    if (items.length === list.children.length && items.every((item, i) => item.isEqualNode(list.children[i] ?? null))) return
+    list.replaceChildren(...items)
   }
 
   function failed(error: unknown): void {
     if (!isUnreachable(error)) {
-      // The server answered with a refusal: say so where the list is, keep polling slowly.
+      // The server answered with a refusal: say so where the list is, ask again slowly.
+      shown = undefined
       list.replaceChildren(h('li', { class: 'error', role: 'alert' }, messageOf(error)))
-      schedule(RETRY.maxMs)
+      retryIn(RETRY.maxMs)
       return
     }
     // Unreachable: keep what is on screen (or the last known list), say so, back off.
@@ -141,11 +177,11 @@ export function mountSessionsScreen(parent: HTMLElement, options: SessionsScreen
     unreachable++
     offline.replaceChildren(offlineBanner())
     if (!everLoaded) list.replaceChildren(h('li', { class: 'stale-wrap' }, lastKnownList(readLastKnown())))
-    schedule(delay)
+    retryIn(delay)
   }
 
-  /** The next refresh, only while the page is visible (coming back refreshes at once). */
-  function schedule(ms: number): void {
+  /** Loads again after a failure, only while the page is visible (coming back loads at once). */
+  function retryIn(ms: number): void {
     next?.dispose()
     if (document.visibilityState !== 'visible') return
     next = store.timeout(() => void load(), ms)
@@ -248,6 +284,8 @@ export function mountSessionsScreen(parent: HTMLElement, options: SessionsScreen
     }
     for (const panel of list.querySelectorAll('.windows')) panel.remove()
     if (expanded === undefined) return
+    // The live list has every session's windows already.
+    if (shown?.windows[session]) return show(shown)
     const item = [...list.children].find((li) => li instanceof HTMLElement && li.dataset.session === session)
     item?.append(h('ul', { class: 'windows', 'data-testid': 'windows' }, h('li', { class: 'empty' }, 'Loading…')))
     void load(expanded)
@@ -259,10 +297,11 @@ export function mountSessionsScreen(parent: HTMLElement, options: SessionsScreen
     } catch (error) {
       notice.replaceChildren(h('p', { class: 'notice error-notice', role: 'alert', 'data-testid': 'action-error' }, messageOf(error)))
     }
-    if (!store.isDisposed) await load()
+    // The stream brings the change by itself; without it, ask.
+    if (!store.isDisposed && !hasLiveSessions()) await load()
   }
 
-  // One delegated listener: the buttons are rebuilt on every load.
+  // One delegated listener: the buttons are rebuilt on every repaint.
   store.listen(list, 'click', (event) => {
     const button = event.target instanceof Element ? event.target.closest('button') : null
     const session = button?.dataset.session
@@ -290,15 +329,32 @@ export function mountSessionsScreen(parent: HTMLElement, options: SessionsScreen
   })
   store.listen(refresh, 'click', () => void load())
   store.listen(signOut, 'click', () => options.signOut())
-  // Coming back to the tab (a phone unlocking) should not show stale sessions; hidden, it stops polling.
+  // Coming back to the tab (a phone unlocking) should not show stale sessions, even before the stream reopens; hidden, no retries.
   store.listen(document, 'visibilitychange', () => {
     if (document.visibilityState === 'visible') void load()
     else next?.dispose()
   })
   pullToRefresh(store, pull, () => void load())
-  if (options.unseenChanged) store.add(options.unseenChanged(() => void load()))
+  if (options.unseenChanged) store.add(options.unseenChanged(() => (shown ? show(shown) : void load())))
+  // The first paint is fetched; the stream's list, once it comes (at once if already known), replaces it.
+  // Should the stream fail, one fetch says what is wrong (offline, signed out) and retries as any load does.
   void load()
+  store.add(onSessions(live, () => void load()))
+  const repaintAges = (): void =>
+    void store.timeout(() => {
+      if (shown && document.visibilityState === 'visible') show(shown)
+      repaintAges()
+    }, AGES_REPAINT_MS)
+  repaintAges()
   return store
+}
+
+/** What the list shows: the sessions and the windows known for them (from the stream: all of them). */
+interface Shown {
+  sessions: Session[]
+  windows: Record<string, TmuxWindow[]>
+  /** Why the open session's windows could not be fetched. */
+  windowsError?: unknown
 }
 
 /**

@@ -1,9 +1,11 @@
 import { Hono } from 'hono'
 import { streamSSE, type SSEMessage } from 'hono/streaming'
+import type { SessionsEventJson } from '../../protocol/index.js'
 import { HandoffError } from '../errors.js'
 import { decide } from '../gate/index.js'
-import { authorize, grantOf, type AppEnv } from '../http/index.js'
+import { authorize, grantOf, sessionWithWindowsJson, type AppEnv } from '../http/index.js'
 import { appendAudit, readDevices, watchDevices, type DeviceRecord } from '../store/index.js'
+import type { LiveSessions, SessionWithWindows } from '../tmux/index.js'
 import type { EventPipeline } from './pipeline.js'
 import type { HandoffEvent } from './schema.js'
 
@@ -22,6 +24,8 @@ export const EVENT_STREAM_LIMITS = {
 
 export interface EventRouteDeps {
   pipeline: Pick<EventPipeline, 'subscribe' | 'recent' | 'lastId'>
+  /** The live sessions list: when given, each stream also sends `event: sessions`. */
+  sessions?: Pick<LiveSessions, 'subscribe'>
   /** HANDOFF_HOME: devices.json and the audit log. */
   home: string
   now: () => number
@@ -39,6 +43,41 @@ export function parseSince(raw: string | undefined): number | undefined {
 
 const eventMessage = (event: HandoffEvent): SSEMessage => ({ id: String(event.id), data: JSON.stringify(event) })
 
+/** One stream's share of the live sessions list. */
+interface SessionsFeed {
+  /** Sends the list again if what the device may see of it changed (its record changed). */
+  refilter(): void
+  stop(): void
+}
+
+/**
+ * Sends `event: sessions` on one stream: the sessions `visible` keeps, now
+ * and whenever that differs from what this stream last sent, so a change in
+ * a session the device may not list sends it nothing. No SSE `id:`: these are
+ * state, not events, and must not move an EventSource's Last-Event-ID.
+ */
+function followSessions(
+  source: Pick<LiveSessions, 'subscribe'>,
+  visible: (all: readonly SessionWithWindows[]) => SessionWithWindows[],
+  send: (message: SSEMessage) => void,
+): SessionsFeed {
+  let latest: readonly SessionWithWindows[] | undefined
+  let sent: string | undefined
+  const sendVisible = (): void => {
+    if (latest === undefined) return
+    const event: SessionsEventJson = { type: 'sessions', sessions: visible(latest).map(sessionWithWindowsJson) }
+    const data = JSON.stringify(event)
+    if (data === sent) return
+    sent = data
+    send({ event: 'sessions', data })
+  }
+  const stop = source.subscribe((all) => {
+    latest = all
+    sendVisible()
+  })
+  return { refilter: sendVisible, stop }
+}
+
 /**
  * `GET /api/events?since=ID`: the event stream, as server-sent events.
  *
@@ -50,7 +89,9 @@ const eventMessage = (event: HandoffEvent): SSEMessage => ({ id: String(event.id
  * event for a session goes only to devices whose patterns allow it (the gate,
  * on the device's current record); an event without a session goes to every
  * device. The stream ends as soon as the device may no longer subscribe at
- * all (revoked, expired, changed so that its sign-in is void).
+ * all (revoked, expired, changed so that its sign-in is void). With a live
+ * sessions list, `event: sessions` follows `ready` with the sessions the
+ * device may `list`, and again on every change of those.
  *
  * @see docs/notifications.md
  */
@@ -127,6 +168,13 @@ export function createEventRoutes(deps: EventRouteDeps): Hono<AppEnv> {
         const session = event.tmux_session
         return decide({ device: grantOf(device), action: 'subscribe-events', ...(session === undefined ? {} : { session }) }, deps.now()).ok
       }
+      // The sessions the device may list, by the gate on its current record, as GET /api/sessions filters them.
+      const listable = (all: readonly SessionWithWindows[]): SessionWithWindows[] => {
+        const grant = grantOf(device)
+        const now = deps.now()
+        return all.filter((entry) => decide({ device: grant, action: 'list', session: entry.session.name }, now).ok)
+      }
+      let sessions: SessionsFeed | undefined
 
       const sent = new Set<number>()
       const deliver = (event: HandoffEvent): void => {
@@ -143,7 +191,7 @@ export function createEventRoutes(deps: EventRouteDeps): Hono<AppEnv> {
         } catch {
           device = null // an unreadable devices.json grants nothing
         }
-        stillAllowed()
+        if (stillAllowed()) sessions?.refilter()
       }
       cleanups.push(watchDevices(deps.home, () => void refresh()))
       const recheck = setInterval(stillAllowed, recheckMs)
@@ -161,6 +209,13 @@ export function createEventRoutes(deps: EventRouteDeps): Hono<AppEnv> {
       }
       replaying = false
       for (const event of live.splice(0)) deliver(event)
+      if (deps.sessions && !ended) {
+        const feed = followSessions(deps.sessions, listable, (message) => {
+          if (stillAllowed()) send(message)
+        })
+        sessions = feed
+        cleanups.push(() => feed.stop())
+      }
 
       // streamSSE closes the stream when this returns; the close waits behind the writes still queued.
       await finished

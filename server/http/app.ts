@@ -9,9 +9,10 @@ import * as v from 'valibot'
 import { HandoffError } from '../errors.js'
 import { deviceState, visibleSessions, type Action } from '../gate/index.js'
 import { updateDevices, type DeviceRecord } from '../store/index.js'
-import { checkNewName, parseWindowIndex, type Session, type Tmux, type Window } from '../tmux/index.js'
+import { checkNewName, parseWindowIndex, type Tmux } from '../tmux/index.js'
 import { authorize, grantOf, type Allowed, type Peer } from './access.js'
 import { jsonBody } from './body.js'
+import { sessionJson, windowJson } from './json.js'
 import { requireHost, requireOriginOnWrites, type Audience } from './guards.js'
 
 export const HTTP_LIMITS = {
@@ -51,12 +52,6 @@ function parseLines(raw: string | undefined): number {
   if (/^\d{1,6}$/.test(raw) && Number(raw) <= HISTORY_LIMITS.maxLines) return Number(raw)
   throw new HandoffError('BAD_REQUEST', 400, `"lines" must be a whole number 0-${HISTORY_LIMITS.maxLines}, got ${JSON.stringify(raw.slice(0, 20))}`)
 }
-
-const sessionJson = (s: Session) => ({ name: s.name, windows: s.windows, attached: s.attached, activity: s.activity })
-const windowJson = (session: Session) => (w: Window) => ({
-  index: w.index, name: w.name, active: w.active, title: w.title, command: w.command, path: w.path, activity: w.activity,
-  width: w.width, height: w.height, statusLines: session.statusLines,
-})
 
 const NewSessionBody = v.strictObject({ name: v.string() })
 const NewWindowBody = v.strictObject({ name: v.optional(v.string()) })

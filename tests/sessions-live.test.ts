@@ -81,4 +81,14 @@ describe('the live sessions screen', () => {
     expect(await page.evaluate(() => document.body.hasAttribute('data-before-change'))).toBe(true)
     expect(fetched).toEqual([])
   })
+
+  it('follows windows made and renamed on the desktop in the terminal\'s window strip', async () => {
+    await page.goto(`${server.url}/t/proj/0`)
+    await page.getByTestId('strip-window-0').waitFor()
+    tmux.run('new-window', '-d', '-t', 'proj:1', '-n', 'build')
+    await page.getByTestId('strip-window-1').waitFor({ timeout: VISIBLE_WITHIN_MS })
+    await expect.poll(() => page.getByTestId('strip-window-1').textContent()).toBe('1:build')
+    tmux.run('rename-window', '-t', 'proj:1', 'tests')
+    await expect.poll(() => page.getByTestId('strip-window-1').textContent(), { timeout: VISIBLE_WITHIN_MS }).toBe('1:tests')
+  })
 })

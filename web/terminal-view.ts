@@ -6,6 +6,7 @@ import { readOnlyBadge } from './device-ui.js'
 import { h } from './dom.js'
 import { bytesOfBinaryString } from './flow.js'
 import { DisposableStore, type Disposable } from './lifetime.js'
+import { onSessions } from './events.js'
 import { clearTabNotifications } from './notifications.js'
 import { pathOf } from './route.js'
 import { TermSocket, type ConnectionState, type TerminalTarget, type WindowLayout } from './term-socket.js'
@@ -395,19 +396,20 @@ export function mountTerminalScreen(
   store.listen(readerItem, 'click', showReader)
   store.listen(detachButton, 'click', () => options.back())
 
-  // The strip of the session's windows.
+  // The strip of the session's windows: fetched once, then live from the event stream.
   let windowsLoading = false
   async function loadWindows(): Promise<void> {
     if (windowsLoading) return
     windowsLoading = true
-    let windows: TmuxWindow[]
     try {
-      windows = await listWindows(target.session)
+      renderStrip(await listWindows(target.session))
     } catch {
-      return
+      // The terminal works without its strip; the stream or the next connect fills it.
     } finally {
       windowsLoading = false
     }
+  }
+  const renderStrip = (windows: readonly TmuxWindow[]) => {
     if (store.isDisposed) return
     strip.replaceChildren(
       ...windows.map((w) => {
@@ -422,6 +424,12 @@ export function mountTerminalScreen(
       }),
     )
   }
+  store.add(
+    onSessions((event) => {
+      const session = event.sessions.find((s) => s.name === target.session)
+      if (session) renderStrip(session.windowList)
+    }),
+  )
   const openWindow = (next: TerminalTarget) => {
     if (options.open) return options.open(next)
     history.pushState(null, '', pathOf({ screen: 'terminal', ...next }))

@@ -1,5 +1,6 @@
 import { cleanupOutdatedCaches, createHandlerBoundToURL, precacheAndRoute } from 'workbox-precaching'
 import { NavigationRoute, registerRoute } from 'workbox-routing'
+import type { PushPayload } from '../protocol/index.js'
 
 declare const self: ServiceWorkerGlobalScope
 
@@ -22,17 +23,6 @@ self.addEventListener('message', (event) => {
 })
 
 // ---- Web Push (docs/notifications.md#web-push) ----
-
-/** What the server pushes (server/events/push/payload.ts), JSON padded with spaces. */
-interface PushPayload {
-  id: number
-  ts: string
-  type: string
-  title: string
-  body: string
-  tag: string
-  url: string
-}
 
 /**
  * A push older than this is dropped: the server pushes events up to an hour

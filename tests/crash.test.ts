@@ -26,7 +26,7 @@ afterEach(() => {
 
 /** `handoff serve --local` in a process of its own, as a user runs it; resolves with its port once it listens. */
 async function serveInProcess(): Promise<number> {
-  const env = { ...process.env, HANDOFF_HOME: home }
+  const env: NodeJS.ProcessEnv = { ...process.env, HANDOFF_HOME: home }
   delete env.TMUX
   child = spawn(process.execPath, [BIN, 'serve', '--local', '--port', '0', '--tmux-socket', t.socket], { env, stdio: 'ignore' })
   let port = 0

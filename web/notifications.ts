@@ -2,9 +2,10 @@ import { ApiError } from './api.js'
 import { h } from './dom.js'
 import type { DisposableStore } from './lifetime.js'
 import type { TerminalTarget } from './term-socket.js'
+import type { TabTag } from '../protocol/index.js'
 
 /** The tag a tab's notifications carry (server/events/push/payload.ts): a newer one replaces the older. */
-export const tabTag = (target: TerminalTarget): string => `tab:${target.session}:${target.window}`
+export const tabTag = (target: TerminalTarget): TabTag => `tab:${target.session}:${target.window}`
 
 /** Closes the notifications of a tab the user has just opened. Best effort: no worker, no notifications. */
 export async function clearTabNotifications(target: TerminalTarget): Promise<void> {

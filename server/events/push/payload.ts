@@ -1,20 +1,9 @@
 import { createHmac } from 'node:crypto'
+import type { PushPayload, TabTag } from '../../../protocol/index.js'
 import { tabOf, type PushEvent } from './event.js'
 import { DEFAULT_PUSH_TTL_S, PUSH_LIMITS, PUSH_TTL_S } from './limits.js'
 
-/** What the service worker receives, as JSON (padded with trailing spaces). */
-export interface PushPayload {
-  id: number
-  ts: string
-  type: string
-  title: string
-  /** Empty for a device with private notifications. */
-  body: string
-  /** `tab:SESSION:WINDOW`, or `type:TYPE` for an event without a tab: a newer one replaces the older. */
-  tag: string
-  /** `/t/SESSION/WINDOW` (URL-encoded session), or `/`. */
-  url: string
-}
+export type { PushPayload }
 
 // Control characters and bidirectional overrides never reach a lock screen.
 const UNSAFE = /[\p{Cc}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/gu
@@ -26,7 +15,7 @@ export function cleanText(raw: string, max: number): string {
   return points.length <= max ? clean : `${points.slice(0, max - 1).join('')}…`
 }
 
-export const tagFor = (event: PushEvent): string => {
+export const tagFor = (event: PushEvent): TabTag | `type:${string}` => {
   const tab = tabOf(event)
   return tab ? `tab:${tab.session}:${tab.window}` : `type:${event.type}`
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as pty from 'node-pty'
 import WebSocket from 'ws'
+import type { PaneHeaderBytes } from '../protocol/index.js'
 
 /** Environment for every tmux and shell the bench starts: never inside the user's tmux. */
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -97,9 +98,25 @@ export class PtyTerm implements Term {
 /** Acknowledge output in batches of this many bytes, as the web app does (docs/protocol.md). */
 const ACK_BATCH_BYTES = 64 * 1024
 
-/** A Handoff terminal WebSocket on loopback that acknowledges output like xterm.js. */
+/** Bytes before a pane's output in a server → client binary frame: its pane number, big-endian (protocol/terminal.ts). */
+const PANE_HEADER_BYTES: PaneHeaderBytes = 4
+
+/**
+ * A Handoff terminal WebSocket on loopback that acknowledges output like the
+ * web app. Binary frames are `<4-byte pane number><bytes>`: listeners get the
+ * bytes without the header (the bench's windows have one pane each), acks
+ * count whole frame lengths, as the protocol asks. Text frames (`layout`,
+ * `sync`, `exit`) are kept in `controls`.
+ */
 export class WsTerm implements Term {
+  /** Pane output bytes received (headers not counted): what the terminal draws. */
   received = 0
+  /** Whole binary frame bytes received (headers counted): what acks count. */
+  frameBytes = 0
+  /** Text frames, parsed, in arrival order. */
+  readonly controls: { type: string; [key: string]: unknown }[] = []
+  /** `performance.now()` when the first text frame (the `layout`) arrived. */
+  firstControlAt: number | undefined
   private unacked = 0
   private readonly listeners = new Set<(chunk: Buffer) => void>()
   private readonly closed: Promise<void>
@@ -110,20 +127,42 @@ export class WsTerm implements Term {
   constructor(readonly ws: WebSocket) {
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()))
     ws.on('message', (data: Buffer, isBinary) => {
-      if (!isBinary) return
-      this.received += data.length
+      if (!isBinary) {
+        this.firstControlAt ??= performance.now()
+        try {
+          this.controls.push(JSON.parse(data.toString('utf8')) as { type: string })
+        } catch {
+          this.controls.push({ type: 'unparsable', text: data.toString('utf8').slice(0, 200) })
+        }
+        return
+      }
+      if (data.length < PANE_HEADER_BYTES) throw new Error(`binary frame of ${data.length} bytes: shorter than its pane header`)
+      const bytes = data.subarray(PANE_HEADER_BYTES)
+      this.received += bytes.length
+      this.frameBytes += data.length
       this.unacked += data.length
       if (this.unacked >= ACK_BATCH_BYTES) {
         ws.send(JSON.stringify({ type: 'ack', bytes: this.unacked }))
         this.unacked = 0
       }
-      for (const l of this.listeners) l(data)
+      for (const l of this.listeners) l(bytes)
     })
   }
 
-  /** Creates the socket; resolves at 'open'. Timing starts at the `new WebSocket` call. */
-  static connect(port: number, session: string, window: number): { ws: WebSocket; term: WsTerm; opened: Promise<void> } {
-    const path = `/api/term/${encodeURIComponent(session)}/${window}?cols=${PTY_SIZE.cols}&rows=${PTY_SIZE.rows}`
+  /**
+   * Creates the socket; resolves at 'open'. Timing starts at the `new
+   * WebSocket` call. `history`: lines of history with the first screen
+   * (`?history=`, left out for the server's default of 0).
+   */
+  static connect(
+    port: number,
+    session: string,
+    window: number,
+    options: { history?: number } = {},
+  ): { ws: WebSocket; term: WsTerm; opened: Promise<void> } {
+    const query = new URLSearchParams({ cols: String(PTY_SIZE.cols), rows: String(PTY_SIZE.rows) })
+    if (options.history !== undefined) query.set('history', String(options.history))
+    const path = `/api/term/${encodeURIComponent(session)}/${window}?${query}`
     const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, {
       origin: `http://localhost:${port}`,
       headers: { host: `localhost:${port}`, cookie: WsTerm.cookie },
@@ -137,10 +176,15 @@ export class WsTerm implements Term {
     return { ws, term, opened }
   }
 
-  static async open(port: number, session: string, window: number): Promise<WsTerm> {
-    const { term, opened } = WsTerm.connect(port, session, window)
+  static async open(port: number, session: string, window: number, options: { history?: number } = {}): Promise<WsTerm> {
+    const { term, opened } = WsTerm.connect(port, session, window, options)
     await opened
     return term
+  }
+
+  /** Whether the socket is still open (an idle terminal must stay so). */
+  get isOpen(): boolean {
+    return this.ws.readyState === WebSocket.OPEN
   }
 
   write(keys: string): void {
@@ -215,8 +259,11 @@ export function settle(term: Term, quietMs: number): Promise<void> {
   })
 }
 
-/** The server in its own process (bench/server-process.ts). */
+/** The server in its own process (bench/server-process.ts), with its one-line request protocol on stdin/stdout. */
 export class ServerProcess {
+  /** Requests waiting for their reply line, in order. */
+  private readonly waiting: ((line: string) => void)[] = []
+
   private constructor(
     readonly child: ChildProcess,
     readonly pid: number,
@@ -231,6 +278,7 @@ export class ServerProcess {
     })
     return new Promise((resolve, reject) => {
       let out = ''
+      let server: ServerProcess | undefined
       const timer = setTimeout(() => {
         child.kill('SIGKILL')
         reject(new Error('the server process did not print its port within 10 s'))
@@ -241,14 +289,47 @@ export class ServerProcess {
       })
       child.stdout?.on('data', (chunk: Buffer) => {
         out += chunk.toString('utf8')
-        const line = out.split('\n')[0]
-        if (!out.includes('\n') || line === undefined) return
-        clearTimeout(timer)
-        const { port, pid, cookie } = JSON.parse(line) as { port: number; pid: number; cookie: string }
-        WsTerm.cookie = cookie
-        resolve(new ServerProcess(child, pid, port))
+        let newline: number
+        while ((newline = out.indexOf('\n')) !== -1) {
+          const line = out.slice(0, newline)
+          out = out.slice(newline + 1)
+          if (server) {
+            server.receive(line)
+            continue
+          }
+          clearTimeout(timer)
+          const { port, pid, cookie } = JSON.parse(line) as { port: number; pid: number; cookie: string }
+          WsTerm.cookie = cookie
+          server = new ServerProcess(child, pid, port)
+          resolve(server)
+        }
       })
     })
+  }
+
+  /** Sends one request line; resolves with the server's JSON reply (bench/server-process.ts lists them). */
+  async ask<T>(request: string): Promise<T> {
+    const reply = new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the server process did not answer ${JSON.stringify(request)} within 5 s`)), 5_000)
+      this.waiting.push((line) => {
+        clearTimeout(timer)
+        resolve(line)
+      })
+    })
+    this.child.stdin?.write(`${request}\n`)
+    const value = JSON.parse(await reply) as T & { error?: string }
+    if (value.error) throw new Error(`the server process: ${value.error}`)
+    return value
+  }
+
+  /** How many tmux processes the server process has started so far (tmuxSpawns() there). */
+  async tmuxSpawns(): Promise<number> {
+    return (await this.ask<{ spawns: number }>('spawns')).spawns
+  }
+
+  private receive(line: string): void {
+    // A line nobody asked for is not a reply to anything.
+    this.waiting.shift()?.(line)
   }
 
   /** Stops the server gracefully, then forcibly after 3 s. */
@@ -310,4 +391,53 @@ export function treePssBytes(pid: number): { bytes: number; processes: number } 
     }
   }
   return { bytes, processes }
+}
+
+let clockTicks: number | undefined
+/** Clock ticks per second of the times in /proc/PID/stat (`getconf CLK_TCK`, almost always 100). */
+export function clockTicksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+    } catch {
+      clockTicks = 100
+    }
+  }
+  return clockTicks
+}
+
+/**
+ * CPU time of one process from /proc/PID/stat, in seconds: its own
+ * (utime + stime) and that of its children it has reaped (cutime + cstime).
+ */
+export function processCpu(pid: number): { own: number; reaped: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the command name (which may hold spaces and parentheses): state is field 3, utime field 14.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number)
+  const tick = clockTicksPerSecond()
+  const at = (field: number) => f[field - 3] ?? NaN
+  return { own: (at(14) + at(15)) / tick, reaped: (at(16) + at(17)) / tick }
+}
+
+/**
+ * CPU seconds used so far by a process and everything it started: its own,
+ * its reaped children's, and each live descendant's (own and reaped). The
+ * difference of two readings is the tree's CPU in between, also when a child
+ * exits meanwhile (its time moves from the live sum to the parent's reaped).
+ */
+export function treeCpu(pid: number): { seconds: number; own: number; children: number; liveChildren: number } {
+  const root = processCpu(pid)
+  let children = root.reaped
+  let liveChildren = 0
+  for (const p of processTree(pid)) {
+    if (p === pid) continue
+    try {
+      const c = processCpu(p)
+      children += c.own + c.reaped
+      liveChildren++
+    } catch {
+      // exited meanwhile: its time is in the parent's reaped once reaped
+    }
+  }
+  return { seconds: root.own + children, own: root.own, children, liveChildren }
 }

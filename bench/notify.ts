@@ -356,7 +356,7 @@ export async function measureNotify(options: NotifyBenchOptions): Promise<Notify
 
 type Row = [string, string, string, string, string]
 
-/** The table rows of the notification figures, in bench/run.ts's five columns. */
+/** The table rows of the notification figures, in five columns (bench/run.ts adds an empty ratio column). */
 export function notifyRows(r: NotifyResults): Row[] {
   const ms = (x: number) => `${x.toFixed(1)} ms`
   const verdict = (ok: boolean) => (ok ? 'pass' : 'MISS')

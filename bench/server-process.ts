@@ -1,8 +1,13 @@
 // The Handoff server in a process of its own, so the bench can read its memory
-// apart from the client's. Usage: node server-process.js <tmux-socket> <home>.
-// Prints {"port","pid","cookie"} as one JSON line on stdout once it listens; stops on
-// SIGTERM, SIGINT or when stdin closes (the bench died).
+// and CPU apart from the client's. Usage: node server-process.js <tmux-socket> <home>.
+// Prints {"port","pid","cookie"} as one JSON line on stdout once it listens.
+// Then answers one line on stdin with one JSON line on stdout:
+//   spawns  ->  {"spawns":N}  tmux processes this process has started so far
+//               (one-shot commands and `tmux -C` control clients alike: tmuxSpawns()).
+// Stops on SIGTERM, SIGINT or when stdin closes (the bench died).
+import { createInterface } from 'node:readline'
 import { startServer } from '../server/index.js'
+import { tmuxSpawns } from '../server/tmux/index.js'
 import { addSignedInDevice } from '../tests/support/device.js'
 
 const [tmuxSocket, home] = process.argv.slice(2)
@@ -29,6 +34,13 @@ const stop = () => {
 }
 process.on('SIGTERM', stop)
 process.on('SIGINT', stop)
-process.stdin.on('end', stop)
+
+// Reading a line costs nothing while the bench sends none: no timer, no tmux.
+const lines = createInterface({ input: process.stdin })
+lines.on('line', (line) => {
+  const request = line.trim()
+  const reply = request === 'spawns' ? { spawns: tmuxSpawns() } : { error: `unknown request ${JSON.stringify(request.slice(0, 40))}; known: spawns` }
+  process.stdout.write(`${JSON.stringify(reply)}\n`)
+})
+lines.on('close', stop)
 process.stdin.on('error', stop)
-process.stdin.resume()

@@ -57,7 +57,13 @@ export const DEVICES_FILE = 'devices.json'
 export const devicesPath = (home: string): string => join(home, DEVICES_FILE)
 
 /** A new device id: 16 random bytes, base64url (22 characters). */
-export const newDeviceId = (): string => randomBytes(16).toString('base64url')
+/** A new device id: 128 random bits, base64url, never starting with `-` (it would read as a flag on the command line). */
+export function newDeviceId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url')
+    if (!id.startsWith('-')) return id
+  }
+}
 
 /** A new device record: the grant given, over the defaults of a device never yet paired, seen or changed. */
 export function newDevice(

@@ -1,5 +1,6 @@
 import * as pty from 'node-pty'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { addSignedInDevice } from './support/device.js'
 import { startHarness, type Harness } from './support/server.js'
 import { TermClient } from './support/term.js'
 
@@ -151,19 +152,28 @@ describe('terminal stream', () => {
 })
 
 describe('window size', () => {
-  it('never changes the size for a phone that only watches, or at desktop size, with or without a desktop', async () => {
+  it('never changes the size for a phone that only watches, at desktop size, or read-only, with or without a desktop', async () => {
     h.tmux.newSession('main')
+    const reader = await addSignedInDevice(h.home, h.origin, { readOnly: true })
     const watcher = await term('/api/term/main/0?cols=44&rows=11')
     const desk = await term('/api/term/main/0?cols=40&rows=10&size=desktop')
-    desk.type('echo typed-at-desktop-size\r')
-    await expect.poll(() => h.tmux.capture('main:0'), { timeout: 10_000 }).toContain('typed-at-desktop-size')
-    watcher.control({ type: 'resize', cols: 30, rows: 9 })
-    await new Promise((r) => setTimeout(r, 300))
+    const readOnly = await term('/api/term/main/0?cols=30&rows=9&size=fit', { cookie: reader.cookie })
+    const tryToResize = async () => {
+      desk.type('echo typed-at-desktop-size\r')
+      await expect.poll(() => h.tmux.capture('main:0'), { timeout: 10_000 }).toContain('typed-at-desktop-size')
+      watcher.control({ type: 'resize', cols: 30, rows: 9 })
+      readOnly.control({ type: 'resize', cols: 25, rows: 8 })
+      readOnly.type('x')
+      readOnly.control({ type: 'focus', pane: readOnly.panes[0]?.id ?? 0, zoom: false })
+      await new Promise((r) => setTimeout(r, 300))
+    }
+    await tryToResize()
     expect(windowSize('main:0')).toBe('120x30')
     desktop('main', 100, 30)
     await expect.poll(() => windowSize('main:0')).toBe('100x29')
-    await new Promise((r) => setTimeout(r, 300))
+    await tryToResize()
     expect(windowSize('main:0')).toBe('100x29')
+    expect(h.tmux.run('show-options', '-w', '-t', 'main:0').trim()).toBe('')
   })
 
   it('fits a typing phone (never below 20x8) and gives the desktop its size back when it leaves', async () => {

@@ -171,7 +171,8 @@ export function createTerminalServer(options: TerminalServerOptions) {
       checking = false
     }
   }
-  const stopWatchingTmux = control.onChange(() => void checkAll())
+  // Activity alone (output, a new title) changes nothing a terminal is checked against.
+  const stopWatchingTmux = control.onChange((kind) => kind === 'structure' && void checkAll())
 
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy())

@@ -32,10 +32,17 @@ export interface TmuxControlOptions {
 }
 
 /**
+ * What changed in tmux: `structure` (sessions, windows, names, panes,
+ * clients: what live terminals are checked against) or only `activity`
+ * (what a sessions list shows besides: activity, command, title, folder).
+ */
+export type ChangeKind = 'structure' | 'activity'
+
+/**
  * Notifications after which sessions, windows, names, panes or clients may
  * differ: whoever shows or checks them asks tmux again.
  */
-const CHANGE_NOTIFICATIONS = new Set([
+const STRUCTURE_NOTIFICATIONS = new Set([
   'sessions-changed',
   'session-renamed',
   'session-window-changed',
@@ -49,7 +56,6 @@ const CHANGE_NOTIFICATIONS = new Set([
   'window-pane-changed',
   'client-session-changed',
   'client-detached',
-  'subscription-changed',
 ])
 
 /**
@@ -78,8 +84,8 @@ export class TmuxControl implements TmuxTransport {
   private readonly clients = new Map<ControlClient, Set<SessionListener>>()
   private readonly attaching = new Map<string, Promise<ControlClient>>()
   private mainAttach: Promise<ControlClient> | undefined
-  private readonly changeListeners = new Set<() => void>()
-  private changePending = false
+  private readonly changeListeners = new Set<(kind: ChangeKind) => void>()
+  private changePending: ChangeKind | null = null
   private holds = 0
   private lastUsed = 0
   private idleTimer: NodeJS.Timeout | undefined
@@ -180,8 +186,11 @@ export class TmuxControl implements TmuxTransport {
     }
   }
 
-  /** Calls `listener` (at most once per turn of the event loop) after anything in tmux changed. */
-  onChange(listener: () => void): () => void {
+  /**
+   * Calls `listener` (at most once per turn of the event loop) after anything
+   * in tmux changed, saying whether only activity did.
+   */
+  onChange(listener: (kind: ChangeKind) => void): () => void {
     this.changeListeners.add(listener)
     return () => this.changeListeners.delete(listener)
   }
@@ -252,7 +261,8 @@ export class TmuxControl implements TmuxTransport {
           notification: (name, args) => {
             if (attached && name === 'session-changed' && args.split(' ')[0] !== sessionId) this.loseListeners(attached, 'the session ended')
             for (const l of listeners) l.notification(name, args)
-            if (CHANGE_NOTIFICATIONS.has(name)) this.changed()
+            if (STRUCTURE_NOTIFICATIONS.has(name)) this.changed('structure')
+            else if (name === 'subscription-changed') this.changed('activity')
           },
           exit: (reason) => {
             if (attached) this.forget(attached, reason)
@@ -280,7 +290,7 @@ export class TmuxControl implements TmuxTransport {
   private forget(client: ControlClient, reason: string): void {
     this.loseListeners(client, reason)
     this.clients.delete(client)
-    this.changed()
+    this.changed('structure')
     if (this.holds > 0 && this.clients.size === 0 && !this.closed) this.scheduleReconnect()
   }
 
@@ -355,12 +365,16 @@ export class TmuxControl implements TmuxTransport {
     }
   }
 
-  private changed(): void {
-    if (this.changePending) return
-    this.changePending = true
+  private changed(kind: ChangeKind): void {
+    if (this.changePending !== null) {
+      if (kind === 'structure') this.changePending = kind
+      return
+    }
+    this.changePending = kind
     setImmediate(() => {
-      this.changePending = false
-      for (const listener of [...this.changeListeners]) listener()
+      const pending = this.changePending ?? kind
+      this.changePending = null
+      for (const listener of [...this.changeListeners]) listener(pending)
     })
   }
 

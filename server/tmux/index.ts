@@ -3,7 +3,7 @@ export type { PaneLocation, Session, Snapshot, Window, TmuxVersions } from './tm
 export { checkNewName, cleanTitle, NEW_NAME_PATTERN, parseWindowIndex } from './names.js'
 export { tmuxEnv, tmuxSpawns } from './run.js'
 export { TmuxControl, tmuxSocketPath } from './connection.js'
-export type { SessionLease, SessionListener, TmuxControlOptions } from './connection.js'
+export type { ChangeKind, SessionLease, SessionListener, TmuxControlOptions } from './connection.js'
 export type { ControlClient } from './control-client.js'
 export { LIVE_SESSIONS_LIMITS, LiveSessions } from './live.js'
 export type { LiveSessionsOptions, SessionsListener, SessionWithWindows } from './live.js'

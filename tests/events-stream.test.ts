@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net'
-import { request as httpRequest, type ClientRequest, type Server } from 'node:http'
+import type { Server } from 'node:http'
 import { serve, type ServerType } from '@hono/node-server'
 import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -9,6 +9,7 @@ import { appendEvent, createEventRoutes, startEventPipeline, type EventPipeline,
 import type { AppEnv } from '../server/http/app.js'
 import { addSignedInDevice, changeDevice, type TestDevice } from './support/device.js'
 import { request, startHarness, type Harness } from './support/server.js'
+import { SseStream } from './support/sse.js'
 
 /**
  * The event stream of a real Handoff server. Until the lead mounts the event
@@ -68,62 +69,15 @@ afterAll(async () => {
   await harness?.stop()
 })
 
-interface Frame {
-  event: string
-  id: string | undefined
-  data: string
-}
-
-/** One SSE connection: every frame and comment as it arrives, and whether the server ended it. */
-class Stream {
-  readonly frames: Frame[] = []
-  readonly comments: string[] = []
-  status = 0
-  ended = false
-  private buffer = ''
-  private readonly req: ClientRequest
-
+/** The event stream as these tests read it: notify events, `ready`, and waiting for it. */
+class Stream extends SseStream {
   constructor(device: TestDevice, query = '', headers: Record<string, string> = {}) {
-    this.req = httpRequest(
-      {
-        host: '127.0.0.1',
-        port: target.port,
-        path: `/api/events${query}`,
-        headers: { host: `localhost:${target.port}`, cookie: device.cookie, accept: 'text/event-stream', ...headers },
-      },
-      (res) => {
-        this.status = res.statusCode ?? 0
-        res.setEncoding('utf8')
-        res.on('data', (chunk: string) => this.feed(chunk))
-        res.on('end', () => (this.ended = true))
-        res.on('error', () => (this.ended = true))
-      },
-    )
-    this.req.on('error', () => (this.ended = true))
-    this.req.end()
-  }
-
-  private feed(chunk: string): void {
-    this.buffer += chunk
-    let cut: number
-    while ((cut = this.buffer.indexOf('\n\n')) !== -1) {
-      const block = this.buffer.slice(0, cut)
-      this.buffer = this.buffer.slice(cut + 2)
-      const frame: Frame = { event: 'message', id: undefined, data: '' }
-      let isFrame = false
-      for (const line of block.split('\n')) {
-        if (line.startsWith(':')) this.comments.push(line)
-        else if (line.startsWith('event: ')) ((frame.event = line.slice(7)), (isFrame = true))
-        else if (line.startsWith('id: ')) ((frame.id = line.slice(4)), (isFrame = true))
-        else if (line.startsWith('data: ')) ((frame.data += line.slice(6)), (isFrame = true))
-      }
-      if (isFrame) this.frames.push(frame)
-    }
+    super(target.port, device.cookie, query, headers)
   }
 
   /** The events received (not `ready`), in order. */
   events(): HandoffEvent[] {
-    return this.frames.filter((f) => f.event === 'message').map((f) => JSON.parse(f.data) as HandoffEvent)
+    return this.data<HandoffEvent>('message')
   }
 
   ids(): number[] {
@@ -131,17 +85,12 @@ class Stream {
   }
 
   ready(): { type: string; last_id: number } | undefined {
-    const f = this.frames.find((fr) => fr.event === 'ready')
-    return f ? (JSON.parse(f.data) as { type: string; last_id: number }) : undefined
+    return this.data<{ type: string; last_id: number }>('ready')[0]
   }
 
   async untilReady(): Promise<{ type: string; last_id: number }> {
     await until(() => expect(this.ready()).toBeDefined())
     return this.ready()!
-  }
-
-  close(): void {
-    this.req.destroy()
   }
 }
 

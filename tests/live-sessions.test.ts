@@ -1,9 +1,9 @@
-import { request as httpRequest, type ClientRequest } from 'node:http'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { SessionsEventJson, SessionWithWindowsJson } from '../protocol/index.js'
 import { tmuxSpawns } from '../server/tmux/index.js'
 import { addSignedInDevice, changeDevice, type TestDevice } from './support/device.js'
 import { request, startHarness, type Harness } from './support/server.js'
+import { SseStream } from './support/sse.js'
 
 // The live sessions list on GET /api/events of a real server over a private
 // tmux server: each change made in tmux (as on the desktop) reaches the
@@ -21,61 +21,19 @@ afterEach(async () => {
   await h.stop()
 })
 
-interface Frame {
-  event: string
-  id: string | undefined
-  data: string
-}
-
-/** One SSE connection, parsed as it arrives. */
-class Stream {
-  readonly frames: Frame[] = []
-  ended = false
-  private buffer = ''
-  private readonly req: ClientRequest
-
+/** The event stream as these tests read it: its sessions lists. */
+class Stream extends SseStream {
   constructor(device: TestDevice) {
-    const port = h.server.port
-    this.req = httpRequest(
-      { host: '127.0.0.1', port, path: '/api/events', headers: { host: `localhost:${port}`, cookie: device.cookie, accept: 'text/event-stream' } },
-      (res) => {
-        res.setEncoding('utf8')
-        res.on('data', (chunk: string) => this.feed(chunk))
-        res.on('end', () => (this.ended = true))
-        res.on('error', () => (this.ended = true))
-      },
-    )
-    this.req.on('error', () => (this.ended = true))
-    this.req.end()
-  }
-
-  private feed(chunk: string): void {
-    this.buffer += chunk
-    let cut: number
-    while ((cut = this.buffer.indexOf('\n\n')) !== -1) {
-      const block = this.buffer.slice(0, cut)
-      this.buffer = this.buffer.slice(cut + 2)
-      const frame: Frame = { event: 'message', id: undefined, data: '' }
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event: ')) frame.event = line.slice(7)
-        else if (line.startsWith('id: ')) frame.id = line.slice(4)
-        else if (line.startsWith('data: ')) frame.data += line.slice(6)
-      }
-      if (!block.startsWith(':')) this.frames.push(frame)
-    }
+    super(h.server.port, device.cookie)
   }
 
   /** Every `event: sessions` so far, in order. */
   lists(): SessionsEventJson[] {
-    return this.frames.filter((f) => f.event === 'sessions').map((f) => JSON.parse(f.data) as SessionsEventJson)
+    return this.data<SessionsEventJson>('sessions')
   }
 
   latest(): SessionWithWindowsJson[] | undefined {
     return this.lists().at(-1)?.sessions
-  }
-
-  close(): void {
-    this.req.destroy()
   }
 }
 

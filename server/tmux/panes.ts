@@ -1,19 +1,12 @@
+import type { PaneJson } from '../../protocol/index.js'
 import { HandoffError } from '../errors.js'
 import { recordFormat } from './records.js'
 
 /** Commands run back to back on one control client: `ControlClient.run`. */
 export type RunCommands = (commands: readonly (readonly string[])[]) => Promise<string[][]>
 
-/** A pane's place in its window, in cells. */
-export interface PaneGeometry {
-  /** The number of tmux's pane id: `%5` is 5. */
-  id: number
-  x: number
-  y: number
-  cols: number
-  rows: number
-  active: boolean
-}
+/** A pane's place in its window, in cells, as the phone is told it. */
+export type PaneGeometry = PaneJson
 
 export interface WindowLayout {
   windowId: string

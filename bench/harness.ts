@@ -115,8 +115,20 @@ export class WsTerm implements Term {
   frameBytes = 0
   /** Text frames, parsed, in arrival order. */
   readonly controls: { type: string; [key: string]: unknown }[] = []
+  /** `performance.now()` when the upgrade completed ('open'). */
+  openedAt: number | undefined
   /** `performance.now()` when the first text frame (the `layout`) arrived. */
   firstControlAt: number | undefined
+  /**
+   * Resolves with `performance.now()` at the first binary frame, however
+   * early it came: frames that arrive with the upgrade's response are
+   * handled before code awaiting 'open' runs, so a listener added then
+   * would miss them.
+   */
+  readonly firstFrame: Promise<number>
+  /** The first binary frame's length, header included. */
+  firstFrameBytes = 0
+  private resolveFirstFrame: (at: number) => void = () => {}
   private unacked = 0
   private readonly listeners = new Set<(chunk: Buffer) => void>()
   private readonly closed: Promise<void>
@@ -126,6 +138,8 @@ export class WsTerm implements Term {
 
   constructor(readonly ws: WebSocket) {
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()))
+    this.firstFrame = new Promise((resolve) => (this.resolveFirstFrame = resolve))
+    ws.once('open', () => (this.openedAt = performance.now()))
     ws.on('message', (data: Buffer, isBinary) => {
       if (!isBinary) {
         this.firstControlAt ??= performance.now()
@@ -136,7 +150,16 @@ export class WsTerm implements Term {
         }
         return
       }
-      if (data.length < PANE_HEADER_BYTES) throw new Error(`binary frame of ${data.length} bytes: shorter than its pane header`)
+      if (data.length < PANE_HEADER_BYTES) {
+        // Not the protocol: end this terminal, so whatever waits on it fails with a timeout.
+        process.stderr.write(`bench: a binary frame of ${data.length} bytes, shorter than its pane header; closing the socket\n`)
+        ws.close(1002, 'frame shorter than its pane header')
+        return
+      }
+      if (this.firstFrameBytes === 0) {
+        this.firstFrameBytes = data.length
+        this.resolveFirstFrame(performance.now())
+      }
       const bytes = data.subarray(PANE_HEADER_BYTES)
       this.received += bytes.length
       this.frameBytes += data.length
@@ -229,6 +252,15 @@ export function waitForText(term: Term, needle: string, timeoutMs: number): Prom
   })
 }
 
+/** Resolves as `promise` does, or rejects after `timeoutMs` saying what did not happen. */
+export function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${timeoutMs} ms`)), timeoutMs)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
 /** Resolves with the time of the first output chunk from now on. */
 export function firstOutput(term: Term, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -263,6 +295,9 @@ export function settle(term: Term, quietMs: number): Promise<void> {
 export class ServerProcess {
   /** Requests waiting for their reply line, in order. */
   private readonly waiting: ((line: string) => void)[] = []
+
+  /** `performance.now()` when the server process said it listens. */
+  readonly startedAt = performance.now()
 
   private constructor(
     readonly child: ChildProcess,
@@ -325,6 +360,12 @@ export class ServerProcess {
   /** How many tmux processes the server process has started so far (tmuxSpawns() there). */
   async tmuxSpawns(): Promise<number> {
     return (await this.ask<{ spawns: number }>('spawns')).spawns
+  }
+
+  /** A full garbage collection in the server process (started with --expose-gc), then a pause for V8 to give the pages back. */
+  async collectGarbage(): Promise<void> {
+    await this.ask('gc')
+    await sleep(300)
   }
 
   private receive(line: string): void {

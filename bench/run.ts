@@ -25,6 +25,7 @@ import {
   treeCpu,
   treePssBytes,
   waitForText,
+  within,
   WsTerm,
   type Term,
 } from './harness.js'
@@ -48,6 +49,8 @@ const TARGETS = {
 const WORKLOAD_BYTES = 64 * 1024 * 1024
 /** Terminals open at once for the memory and idle sections, each on a session of its own. */
 const OPEN_TERMINALS = 10
+/** The idle memory reading waits until the server has run this long (ms). */
+const IDLE_SETTLE_MS = 12_000
 const IDLE_MS = 60_000
 const FIRST_BYTE_OPENS = 20
 const FIRST_BYTE_WARMUP = 2
@@ -172,7 +175,7 @@ async function openFor(mode: Mode, tmux: BenchTmux, port: number): Promise<Term>
     return t
   }
   const t = await WsTerm.open(port, SESSIONS.throughputHandoff, 0)
-  await firstOutput(t, 5_000)
+  await within(t.firstFrame, 5_000, `the first frame of ${SESSIONS.throughputHandoff}:0`)
   return t
 }
 
@@ -267,7 +270,7 @@ async function measureEcho(tmux: BenchTmux, port: number) {
     }
     const w = await WsTerm.open(port, SESSIONS.echoHandoff, 0)
     try {
-      await firstOutput(w, 5_000)
+      await within(w.firstFrame, 5_000, `the first frame of ${SESSIONS.echoHandoff}:0`)
       await echoBlock(w, handoff, ECHO_SAMPLES_PER_BLOCK, ECHO_WARMUP)
     } finally {
       await w.close()
@@ -322,9 +325,8 @@ async function openTerminals(port: number): Promise<WsTerm[]> {
     for (let i = 0; i < OPEN_TERMINALS; i++) {
       const t = WsTerm.connect(port, SESSIONS.open(i), 0)
       terms.push(t.term)
-      const first = firstOutput(t.term, 5_000)
       await t.opened
-      await first
+      await within(t.term.firstFrame, 5_000, `the first frame of ${SESSIONS.open(i)}:0`)
     }
     await Promise.all(terms.map((t) => settle(t, 300)))
     return terms
@@ -336,14 +338,22 @@ async function openTerminals(port: number): Promise<WsTerm[]> {
 
 type IdlePss = { node: number; tree: number }
 
-/** The server before it served anything: its own PSS and its tree's (children: none yet, or tmux -C). */
+/**
+ * The server before it served anything: its own PSS and its tree's (no
+ * children yet). Read once it has run IDLE_SETTLE_MS, after a garbage
+ * collection: a server just started holds several MiB it gives back within
+ * its first seconds, as any idle server soon has.
+ */
 async function idlePss(server: ServerProcess): Promise<IdlePss> {
-  await sleep(1_500)
+  await sleep(server.startedAt + IDLE_SETTLE_MS - performance.now())
+  await server.collectGarbage()
   return { node: pssBytes(server.pid), tree: treePssBytes(server.pid).bytes }
 }
 
+/** With the terminals open: the same readings, after the same garbage collection. */
 async function measureMemory(server: ServerProcess, idle: IdlePss, directPerClient: number) {
   await sleep(1_500)
+  await server.collectGarbage()
   const busyNode = pssBytes(server.pid)
   const busyTree = treePssBytes(server.pid)
   return {
@@ -412,17 +422,10 @@ async function measureIdle(server: ServerProcess, terms: WsTerm[], tmuxServerPid
 async function timeOpen(port: number, session: string, history?: number) {
   const t0 = performance.now()
   const { term, opened } = WsTerm.connect(port, session, 0, history === undefined ? {} : { history })
-  const first = firstOutput(term, 5_000)
-  let firstFrameBytes = 0
-  const off = term.onData(() => {
-    firstFrameBytes = term.frameBytes
-    off()
-  })
   try {
     await opened
-    const tOpen = performance.now()
-    const tFirst = await first
-    return { openMs: tOpen - t0, layoutMs: (term.firstControlAt ?? NaN) - t0, firstByteMs: tFirst - t0, firstFrameBytes }
+    const tFirst = await within(term.firstFrame, 5_000, `the first frame of ${session}:0`)
+    return { openMs: (term.openedAt ?? NaN) - t0, layoutMs: (term.firstControlAt ?? NaN) - t0, firstByteMs: tFirst - t0, firstFrameBytes: term.firstFrameBytes }
   } finally {
     await term.close()
   }
@@ -498,7 +501,7 @@ async function measureFirstByte(tmux: BenchTmux, port: number) {
 // ---------------------------------------------------------------- API
 
 /** One GET over `agent` (keep-alive, one socket); resolves with the ms until the whole body arrived. */
-function timedGet(agent: Agent, port: number, path: string, signedIn: boolean): Promise<{ ms: number; bytes: number }> {
+function timedGet(agent: Agent, port: number, path: string, signedIn: boolean): Promise<{ ms: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now()
     const req = request(
@@ -516,7 +519,7 @@ function timedGet(agent: Agent, port: number, path: string, signedIn: boolean): 
           const ms = performance.now() - t0
           const body = Buffer.concat(chunks)
           if (res.statusCode !== 200) reject(new Error(`GET ${path}: HTTP ${res.statusCode} ${body.toString('utf8').slice(0, 200)}`))
-          else resolve({ ms, bytes: body.length })
+          else resolve({ ms, body })
         })
         res.on('error', reject)
       },
@@ -546,13 +549,15 @@ async function measureApi(server: ServerProcess) {
   const bytes = {} as Record<Route, number>
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
   let spawnsBefore = 0
+  let sessionCount = 0
   try {
     for (let i = -API_WARMUP; i < API_REQUESTS; i++) {
       if (i === 0) spawnsBefore = await server.tmuxSpawns()
       for (const name of names) {
         const r = await timedGet(agent, server.port, routes[name], name !== 'health')
         if (i >= 0) samples[name].push(r.ms)
-        bytes[name] = r.bytes
+        bytes[name] = r.body.length
+        if (name === 'sessions') sessionCount = (JSON.parse(r.body.toString('utf8')) as unknown[]).length
       }
     }
   } finally {
@@ -569,6 +574,8 @@ async function measureApi(server: ServerProcess) {
   })
   return {
     requests: API_REQUESTS,
+    /** How many sessions /api/sessions listed. */
+    sessionsListed: sessionCount,
     health: stat('health'),
     me: stat('me'),
     sessions: stat('sessions'),
@@ -693,7 +700,7 @@ function table(r: Results): string {
     ]
     rows.push(
       api('/api/me', a.me),
-      api('/api/sessions', a.sessions),
+      api(`/api/sessions (${a.sessionsListed} listed)`, a.sessions),
       api(`/api/sessions/${SESSIONS.api}/windows`, a.windows),
       [`  ${a.requests} requests each: tmux processes started`, String(a.tmuxSpawns), `/api/health p99 ${n(a.health.p99Ms, 2)} ms`, '', '', ''],
     )
@@ -802,7 +809,8 @@ async function main(): Promise<void> {
     }
     const results: Results = { date: new Date().toISOString(), machine, load: { start: loadavg(), end: [] }, sections: SECTIONS.filter((s) => only.has(s)) }
 
-    server = await ServerProcess.start(tmux.socket, home)
+    // --expose-gc only lets the bench ask for a collection before each memory reading (bench/server-process.ts).
+    server = await ServerProcess.start(tmux.socket, home, ['--expose-gc'])
     log(`server pid ${server.pid} on port ${server.port}, tmux -L ${tmux.socket}; sections: ${results.sections.join(', ')}`)
     if (only.has('memory') || only.has('idle')) {
       // Memory first, while the server has served nothing else.

@@ -4,6 +4,8 @@
 // Then answers one line on stdin with one JSON line on stdout:
 //   spawns  ->  {"spawns":N}  tmux processes this process has started so far
 //               (one-shot commands and `tmux -C` control clients alike: tmuxSpawns()).
+//   gc      ->  {"gc":true}   after a full, memory-reducing garbage collection (only
+//               when started with --expose-gc), so memory readings count live memory.
 // Stops on SIGTERM, SIGINT or when stdin closes (the bench died).
 import { createInterface } from 'node:readline'
 import { startServer } from '../server/index.js'
@@ -35,12 +37,22 @@ const stop = () => {
 process.on('SIGTERM', stop)
 process.on('SIGINT', stop)
 
+function answer(request: string): Record<string, unknown> {
+  if (request === 'spawns') return { spawns: tmuxSpawns() }
+  if (request === 'gc') {
+    const gc = (globalThis as { gc?: (options: object) => void }).gc
+    if (!gc) return { error: 'gc needs the server process started with --expose-gc' }
+    // As V8's memory reducer does once an idle process stops allocating: collect, and give the freed pages back.
+    gc({ type: 'major', execution: 'sync', flavor: 'last-resort' })
+    return { gc: true }
+  }
+  return { error: `unknown request ${JSON.stringify(request.slice(0, 40))}; known: spawns, gc` }
+}
+
 // Reading a line costs nothing while the bench sends none: no timer, no tmux.
 const lines = createInterface({ input: process.stdin })
 lines.on('line', (line) => {
-  const request = line.trim()
-  const reply = request === 'spawns' ? { spawns: tmuxSpawns() } : { error: `unknown request ${JSON.stringify(request.slice(0, 40))}; known: spawns` }
-  process.stdout.write(`${JSON.stringify(reply)}\n`)
+  process.stdout.write(`${JSON.stringify(answer(line.trim()))}\n`)
 })
 lines.on('close', stop)
 process.stdin.on('error', stop)

@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws'
 import type { CloseCodeOf, PaneHeaderBytes, ServerFrame, SizePolicy, TerminalExitCode } from '../../protocol/index.js'
-import type { Session, Snapshot, Tmux, Window } from '../tmux/index.js'
+import type { Snapshot, Tmux, WindowTarget } from '../tmux/index.js'
 import { windowLayout, type WindowLayout } from '../tmux/panes.js'
 import { BRIDGE_LIMITS, parseControl } from './control.js'
 import { DisposableStore, toDisposable } from './disposable.js'
@@ -29,10 +29,7 @@ const CLOSE_CODES: CloseCodeOf = {
 
 const PANE_HEADER: PaneHeaderBytes = 4
 
-export interface Target {
-  session: Session
-  window: Window
-}
+export type Target = WindowTarget
 
 /** Why a target is gone, judged from tmux's current ids; null while it still exists. Pure. */
 export function goneReason(target: Target, snapshot: Snapshot | null): ExitReason | null {

@@ -181,7 +181,7 @@ export class SessionFeed {
     }
     state.bytes += data.length
     // A flood, or no one able to take it: tmux holds the output back, frames show the screen.
-    if (state.bytes > FEED_LIMITS.floodBytes || [...state.viewers].every((v) => v.stalled)) return this.startFrames(pane, state, true)
+    if (state.bytes > FEED_LIMITS.floodBytes || allStalled(state.viewers)) return this.startFrames(pane, state, true)
     for (const viewer of state.viewers) if (!this.syncing.get(viewer)?.has(pane)) viewer.output(pane, data)
   }
 
@@ -249,3 +249,8 @@ export class SessionFeed {
 }
 
 let pasteCounter = 0
+
+function allStalled(viewers: Set<PaneViewer>): boolean {
+  for (const viewer of viewers) if (!viewer.stalled) return false
+  return viewers.size > 0
+}

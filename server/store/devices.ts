@@ -188,11 +188,27 @@ function badState(path: string, problem: string, cause?: unknown): HandoffError 
   )
 }
 
-/** Reads every device record. A missing file is no devices; a corrupt or wrongly-shaped file is BAD_STATE, never overwritten. */
+/**
+ * The last devices.json read, by path: its file's identity and what it held.
+ * Every write replaces the file (a new inode), so an unchanged identity is an
+ * unchanged file: a request then pays one stat instead of a read and a parse.
+ */
+const lastRead = new Map<string, { signature: string; devices: readonly DeviceRecord[] }>()
+
+/**
+ * Reads every device record. A missing file is no devices; a corrupt or
+ * wrongly-shaped file is BAD_STATE, never overwritten. The records are
+ * frozen: they may be the ones the last read returned.
+ */
 export async function readDevices(home: string): Promise<DeviceRecord[]> {
   const path = devicesPath(home)
   let text: string
+  let signature: string
   try {
+    const s = await stat(path, { bigint: true })
+    signature = `${s.dev}:${s.ino}:${s.mtimeNs}:${s.ctimeNs}:${s.size}`
+    const cached = lastRead.get(path)
+    if (cached?.signature === signature) return [...cached.devices]
     text = await readFile(path, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
@@ -206,7 +222,9 @@ export async function readDevices(home: string): Promise<DeviceRecord[]> {
   }
   const parsed = v.safeParse(DevicesFileSchema, raw)
   if (!parsed.success) throw badState(path, `is not a version 1 devices file (${describeIssue(parsed.issues)})`)
-  return parsed.output.devices
+  const devices = parsed.output.devices.map((d) => Object.freeze(d))
+  lastRead.set(path, { signature, devices })
+  return [...devices]
 }
 
 /**

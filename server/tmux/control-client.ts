@@ -185,11 +185,20 @@ export class ControlClient {
     }
   }
 
-  /** One timer for the oldest unanswered line. */
+  /**
+   * One timer for the oldest unanswered line, re-armed in place (`refresh`)
+   * rather than made anew for every command: keys are commands too.
+   */
   private armTimer(): void {
-    clearTimeout(this.timer)
-    this.timer = undefined
-    if (this.queue.length === 0 || this.ended) return
+    if (this.queue.length === 0 || this.ended) {
+      if (this.timer) clearTimeout(this.timer)
+      this.timer = undefined
+      return
+    }
+    if (this.timer) {
+      this.timer.refresh()
+      return
+    }
     this.timer = setTimeout(() => {
       const label = this.queue[0]?.label ?? ''
       this.end(

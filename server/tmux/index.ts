@@ -1,5 +1,5 @@
 export { MIN_CLAIM_SIZE, PANE_ID_PATTERN, paneLocation, socketPathFromTmuxEnv, Tmux } from './tmux.js'
-export type { PaneLocation, Session, Snapshot, Window, TmuxVersions } from './tmux.js'
+export type { PaneLocation, Session, Snapshot, Window, WindowTarget, TmuxVersions } from './tmux.js'
 export { checkNewName, cleanTitle, NEW_NAME_PATTERN, parseWindowIndex } from './names.js'
 export { tmuxEnv, tmuxSpawns } from './run.js'
 export { TmuxControl, tmuxSocketPath } from './connection.js'

@@ -34,6 +34,12 @@ export interface Window {
   panes: number
 }
 
+/** A window as a terminal or a route addresses it: ids, and names for messages. */
+export interface WindowTarget {
+  session: Pick<Session, 'id' | 'name'>
+  window: Pick<Window, 'id' | 'index'>
+}
+
 export interface Snapshot {
   /** Session id → current name (names change with rename-session). */
   sessions: Map<string, string>
@@ -199,16 +205,17 @@ export class Tmux {
   }
 
   /**
-   * Window `index` of the session named exactly `sessionName`, or
-   * SESSION_NOT_FOUND / WINDOW_NOT_FOUND. One tmux call: opening a terminal waits on it.
+   * Window `index` of the session named exactly `sessionName`, as ids and
+   * names, or SESSION_NOT_FOUND / WINDOW_NOT_FOUND. One tmux call with only
+   * the fields it needs: opening a terminal waits on it.
    */
-  async findWindow(sessionName: string, index: number): Promise<{ session: Session; window: Window }> {
-    const { format, parse } = recordFormat({ ...SESSION_FIELDS, ...WINDOW_FIELDS })
+  async findWindow(sessionName: string, index: number): Promise<WindowTarget> {
+    const { format, parse } = recordFormat({ sessionId: '#{session_id}', sessionName: '#{session_name}', windowId: '#{window_id}', windowIndex: '#{window_index}' })
     const out = await this.allWindows(format)
     const rows = (out === null ? [] : parse(out)).filter((r) => r.sessionName === sessionName)
     if (rows.length === 0) throw sessionNotFound(sessionName)
     const row = rows.find((r) => toInt(r.windowIndex) === index && r.windowIndex !== '')
-    if (row) return { session: this.session(row), window: toWindow(row) }
+    if (row) return { session: { id: row.sessionId, name: row.sessionName }, window: { id: row.windowId, index } }
     throw new HandoffError('WINDOW_NOT_FOUND', 404, `session ${JSON.stringify(sessionName)} has no window ${index}`)
   }
 
@@ -242,7 +249,7 @@ export class Tmux {
     await this.exec(['kill-session', '-t', session.id])
   }
 
-  async killWindow(window: Window): Promise<void> {
+  async killWindow(window: Pick<Window, 'id'>): Promise<void> {
     await this.exec(['kill-window', '-t', window.id])
   }
 
@@ -252,7 +259,7 @@ export class Tmux {
    * Always a tmux process of its own: the text is any program's output, and a
    * pipe of its own needs no framing that such text could imitate.
    */
-  async capturePane(window: Window, lines: number, options: { historyOnly?: boolean } = {}): Promise<string> {
+  async capturePane(window: Pick<Window, 'id'>, lines: number, options: { historyOnly?: boolean } = {}): Promise<string> {
     const start = String(-Math.max(0, Math.floor(lines)))
     const args = ['capture-pane', '-p', '-e', '-J', '-S', start, ...(options.historyOnly ? ['-E', '-1'] : []), '-t', window.id]
     const r = await runTmux(this.socketName, args, { maxOutputBytes: 32 * 1024 * 1024 })

@@ -450,7 +450,7 @@ async function measureFirstByte(tmux: BenchTmux, port: number) {
     historyBytes = t.firstFrameBytes
     await sleep(30)
   }
-  // A session no terminal has shown yet: the open attaches (spawns) its `tmux -C` client.
+  // A session no terminal has shown yet: the spare control client moves there (or, with none, one is started).
   const coldCount = FIRST_BYTE_WARMUP + FIRST_BYTE_OPENS
   for (let i = 0; i < coldCount; i++) tmux.run('new-session', '-d', '-s', SESSIONS.cold(i), '-x', '80', '-y', '24')
   try {
@@ -678,7 +678,7 @@ function table(r: Results): string {
       ],
       ['  p90; first frame', `${n(f.historyP90Ms)} ms`, `${(f.historyFirstFrameBytes / 1024).toFixed(1)} KiB`, '', '', ''],
       [
-        'first byte, median (new session: spawns tmux -C)',
+        'first byte, median (another session: first open)',
         `${n(f.coldMedianMs)} ms`,
         `tmux attach ${n(f.directAttachMedianMs)} ms`,
         x(f.coldRatioVsDirect),

@@ -55,6 +55,21 @@ describe('the control connection', () => {
     lease.release()
   })
 
+  it('moves its spare control client to the next session watched, starting no process', async () => {
+    t.newSession('one')
+    t.newSession('two')
+    const [one, two] = await tmux.listSessions()
+    const quiet = { output: () => {}, notification: () => {}, lost: () => {} }
+    const first = await control.watch(one!.id, quiet)
+    first.release()
+    const spawned = tmuxSpawns()
+    const second = await control.watch(two!.id, quiet)
+    expect(tmuxSpawns()).toBe(spawned)
+    expect(second.client).toBe(first.client)
+    expect(t.run('list-clients', '-F', '#{session_name}').trim()).toBe('two')
+    second.release()
+  })
+
   it('tells of changes as tmux makes them, with no polling', async () => {
     t.newSession('main')
     let changes = 0

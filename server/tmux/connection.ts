@@ -83,6 +83,10 @@ export function tmuxSocketPath(socketName: string | undefined): string {
 export class TmuxControl implements TmuxTransport {
   private readonly clients = new Map<ControlClient, Set<SessionListener>>()
   private readonly attaching = new Map<string, Promise<ControlClient>>()
+  /** The session each client is meant to be on; tmux moving it elsewhere ends its watchers. */
+  private readonly intended = new WeakMap<ControlClient, string>()
+  /** Spare clients being moved to another session. */
+  private readonly moving = new Set<ControlClient>()
   private mainAttach: Promise<ControlClient> | undefined
   private readonly changeListeners = new Set<(kind: ChangeKind) => void>()
   private changePending: ChangeKind | null = null
@@ -161,7 +165,7 @@ export class TmuxControl implements TmuxTransport {
         released = true
         listeners.delete(listener)
         this.touch()
-        this.dropSpareClients()
+        this.dropSpareClients(client)
       },
     }
   }
@@ -245,39 +249,72 @@ export class TmuxControl implements TmuxTransport {
     return this.attachTo(best)
   }
 
+  /**
+   * The control client for session `sessionId`: a spare one moved there
+   * (`switch-client`, no process started), else a new one attached to it.
+   */
   private attachTo(sessionId: string): Promise<ControlClient> {
     const inFlight = this.attaching.get(sessionId)
     if (inFlight) return inFlight
     const attach = (async () => {
       if (this.closed) throw new HandoffError('SERVER_NOT_RUNNING', 503, 'the Handoff server is stopping')
-      const listeners = new Set<SessionListener>()
-      let attached: ControlClient | undefined
-      const client = await ControlClient.attach(
-        { socketName: this.socketName, sessionId, ...CONTROL_CLIENT_DEFAULTS, ...this.options.client },
-        {
-          output: (pane, data) => {
-            for (const l of listeners) l.output(pane, data)
-          },
-          notification: (name, args) => {
-            if (attached && name === 'session-changed' && args.split(' ')[0] !== sessionId) this.loseListeners(attached, 'the session ended')
-            for (const l of listeners) l.notification(name, args)
-            if (STRUCTURE_NOTIFICATIONS.has(name)) this.changed('structure')
-            else if (name === 'subscription-changed') this.changed('activity')
-          },
-          exit: (reason) => {
-            if (attached) this.forget(attached, reason)
-          },
-        },
-      )
-      attached = client
-      this.clients.set(client, listeners)
-      this.retryDelay = this.backoff.min
-      if (this.holds > 0) void client.command(['refresh-client', '-B', LIST_SUBSCRIPTION]).catch(() => {})
-      this.touch()
-      return client
+      return (await this.moveSpare(sessionId)) ?? (await this.startClient(sessionId))
     })().finally(() => this.attaching.delete(sessionId))
     this.attaching.set(sessionId, attach)
     return attach
+  }
+
+  /** Moves a client that serves no watcher to session `sessionId`; undefined when there is none (or tmux refuses). */
+  private async moveSpare(sessionId: string): Promise<ControlClient | undefined> {
+    const spare = [...this.clients].find(([client, listeners]) => listeners.size === 0 && !client.isEnded && !this.moving.has(client))?.[0]
+    if (!spare) return undefined
+    this.moving.add(spare)
+    try {
+      await spare.command(['switch-client', '-t', sessionId])
+      this.intended.set(spare, sessionId)
+      spare.currentSession = sessionId
+      return spare
+    } catch {
+      return undefined
+    } finally {
+      this.moving.delete(spare)
+    }
+  }
+
+  private async startClient(sessionId: string): Promise<ControlClient> {
+    const listeners = new Set<SessionListener>()
+    let attached: ControlClient | undefined
+    const client = await ControlClient.attach(
+      { socketName: this.socketName, sessionId, ...CONTROL_CLIENT_DEFAULTS, ...this.options.client },
+      {
+        output: (pane, data) => {
+          for (const l of listeners) l.output(pane, data)
+        },
+        notification: (name, args) => {
+          // Moved by someone else (or its session destroyed with detach-on-destroy off): its watchers watch another session no more.
+          if (attached && name === 'session-changed') {
+            const now = args.split(' ')[0] ?? ''
+            if (now !== this.intended.get(attached)) {
+              this.intended.set(attached, now)
+              this.loseListeners(attached, 'the session ended')
+            }
+          }
+          for (const l of listeners) l.notification(name, args)
+          if (STRUCTURE_NOTIFICATIONS.has(name)) this.changed('structure')
+          else if (name === 'subscription-changed') this.changed('activity')
+        },
+        exit: (reason) => {
+          if (attached) this.forget(attached, reason)
+        },
+      },
+    )
+    attached = client
+    this.clients.set(client, listeners)
+    this.intended.set(client, sessionId)
+    this.retryDelay = this.backoff.min
+    if (this.holds > 0) void client.command(['refresh-client', '-B', LIST_SUBSCRIPTION]).catch(() => {})
+    this.touch()
+    return client
   }
 
   private loseListeners(client: ControlClient, reason: string): void {
@@ -398,13 +435,15 @@ export class TmuxControl implements TmuxTransport {
     for (const [client, listeners] of this.clients) if (listeners.size === 0) client.close()
   }
 
-  /** Clients that serve no watcher: one may stay as the line for commands, until idle. */
-  private dropSpareClients(): void {
-    let keptOne = [...this.clients.values()].some((listeners) => listeners.size > 0)
-    for (const [client, listeners] of this.clients) {
-      if (listeners.size > 0) continue
-      if (keptOne) client.close()
-      else keptOne = true
-    }
+  /**
+   * Clients that serve no watcher end, but one may stay as the line for
+   * commands, until idle: the one a watcher just left (`justLeft`), which a
+   * phone reopening its session (a reconnect, another window) will want again.
+   */
+  private dropSpareClients(justLeft: ControlClient): void {
+    const watched = [...this.clients.values()].some((listeners) => listeners.size > 0)
+    const spares = [...this.clients].filter(([, listeners]) => listeners.size === 0).map(([client]) => client)
+    const keep = watched ? undefined : spares.includes(justLeft) ? justLeft : spares[0]
+    for (const client of spares) if (client !== keep) client.close()
   }
 }

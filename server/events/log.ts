@@ -1,8 +1,8 @@
-import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises'
+import { rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as v from 'valibot'
 import { HandoffError } from '../errors.js'
-import { ensureHome } from '../store/files.js'
+import { appendStateFile, ensureHome, openStateFile, readStateFile, writeFileAtomic } from '../store/files.js'
 import { withFileLock } from '../store/lock.js'
 import { EventInputSchema, parseEventLine, serializeEvent, type EventInput, type HandoffEvent } from './schema.js'
 
@@ -92,7 +92,7 @@ export async function appendEvent(home: string, input: EventInput, options: Appe
         prefix = ''
       }
       // The id is spent before the line is written: a crash in between leaves a gap, never a reused id.
-      await writeFile(eventsSeqPath(home), `${id}\n`, { mode: 0o600 })
+      await writeFileAtomic(eventsSeqPath(home), `${id}\n`)
       await appendOnce(path, prefix === '' ? body : Buffer.concat([Buffer.from(prefix), body]))
       return event
     },
@@ -101,21 +101,11 @@ export async function appendEvent(home: string, input: EventInput, options: Appe
 }
 
 async function appendOnce(path: string, bytes: Buffer): Promise<void> {
-  let file
   try {
-    file = await open(path, 'a', 0o600)
+    await appendStateFile(path, bytes)
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-    await mkdir(join(path, '..'), { recursive: true, mode: 0o700 })
-    file = await open(path, 'a', 0o600)
-  }
-  try {
-    const { bytesWritten } = await file.write(bytes, 0, bytes.length)
-    if (bytesWritten !== bytes.length) {
-      throw new HandoffError('INTERNAL', 500, `short write to ${path}: ${bytesWritten} of ${bytes.length} bytes (is the disk full?)`)
-    }
-  } finally {
-    await file.close()
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err
+    throw new HandoffError('INTERNAL', 500, `short write to ${path} (is the disk full?)`, { cause: err })
   }
 }
 
@@ -123,7 +113,7 @@ async function appendOnce(path: string, bytes: Buffer): Promise<void> {
 async function readTail(path: string): Promise<{ size: number; endsInNewline: boolean; maxId: number }> {
   let file
   try {
-    file = await open(path, 'r')
+    file = await openStateFile(path, 'read')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { size: 0, endsInNewline: true, maxId: 0 }
     throw err
@@ -150,13 +140,8 @@ async function readTail(path: string): Promise<{ size: number; endsInNewline: bo
 }
 
 async function readNumber(path: string, pick: (text: string) => unknown): Promise<number> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0
-    throw err
-  }
+  const text = await readStateFile(path)
+  if (text === undefined) return 0
   try {
     const n = pick(text)
     return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : 0

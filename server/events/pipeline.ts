@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises'
 import * as v from 'valibot'
-import { ensureHome, writeFileAtomic } from '../store/files.js'
+import { ensureHome, readStateFile, writeFileAtomic } from '../store/files.js'
 import { eventsStatePath } from './log.js'
 import type { HandoffEvent } from './schema.js'
 import { followEvents, type SkipReason } from './tail.js'
@@ -103,13 +102,8 @@ class HandledIds {
 }
 
 async function readState(path: string, log: (line: string) => void): Promise<v.InferOutput<typeof StateSchema> | undefined> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
-  }
+  const text = await readStateFile(path)
+  if (text === undefined) return undefined
   try {
     const parsed = v.safeParse(StateSchema, JSON.parse(text))
     if (parsed.success) return parsed.output

@@ -1,5 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs'
-import { open, stat, type FileHandle } from 'node:fs/promises'
+import { stat, type FileHandle } from 'node:fs/promises'
+import { openStateFile } from '../store/files.js'
 import { EVENTS_FILE, ROTATED_EVENTS_FILE, eventsPath, rotatedEventsPath } from './log.js'
 import { EVENT_LIMITS, parseEventLine, type HandoffEvent } from './schema.js'
 
@@ -145,7 +146,7 @@ export function followEvents(home: string, options: FollowOptions): Follower {
 
   async function openCurrent(): Promise<void> {
     try {
-      file = await open(path, 'r')
+      file = await openStateFile(path, 'read')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return // no event yet: the poll looks again
       throw err
@@ -191,7 +192,7 @@ export function followEvents(home: string, options: FollowOptions): Follower {
     await openCurrent()
     let rotated: FileHandle | undefined
     try {
-      rotated = await open(rotatedEventsPath(home), 'r')
+      rotated = await openStateFile(rotatedEventsPath(home), 'read')
       if ((await rotated.stat({ bigint: true })).ino !== ino) {
         await drain(rotated, 0)
         lostPartial(ROTATED_EVENTS_FILE)

@@ -1,7 +1,8 @@
-import { access, constants, mkdir, open, readdir, readFile, rename, rm, stat, statfs } from 'node:fs/promises'
+import { access, constants, mkdir, readdir, rename, rm, stat, statfs } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import * as v from 'valibot'
 import { HandoffError, isHandoffError } from '../errors.js'
+import { appendStateFile, openStateFile, readStateFile } from './files.js'
 import { withFileLock } from './lock.js'
 
 export const AUDIT_LIMITS = {
@@ -98,7 +99,8 @@ export async function appendAudit(home: string, input: AuditInput, options: Audi
     await appendOnce(path, bytes)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown'
-    const reason = `cannot write ${path} (${code}): ${hint(code, path)}`
+    // A refused state file (a planted link, say) says what it is and the fix itself.
+    const reason = isHandoffError(err) ? err.message : `cannot write ${path} (${code}): ${hint(code, path)}`
     if (!failures.has(key)) failures.set(key, { reason, since: new Date().toISOString() })
     else failures.get(key)!.reason = reason
     throw new HandoffError('AUDIT_UNAVAILABLE', 503, `${reason}. New access is denied until the audit log can be written`, {
@@ -110,21 +112,12 @@ export async function appendAudit(home: string, input: AuditInput, options: Audi
 }
 
 async function appendOnce(path: string, bytes: Buffer): Promise<void> {
-  let file
   try {
-    file = await open(path, 'a', 0o600)
+    await appendStateFile(path, bytes)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     await mkdir(dirname(path), { recursive: true, mode: 0o700 })
-    file = await open(path, 'a', 0o600)
-  }
-  try {
-    const { bytesWritten } = await file.write(bytes, 0, bytes.length)
-    if (bytesWritten !== bytes.length) {
-      throw Object.assign(new Error(`short write: ${bytesWritten} of ${bytes.length} bytes`), { code: 'ENOSPC' })
-    }
-  } finally {
-    await file.close()
+    await appendStateFile(path, bytes)
   }
 }
 
@@ -214,7 +207,7 @@ export async function auditHealth(home: string): Promise<AuditHealth> {
       throw err
     })
     if (info && !info.isFile()) return { ok: false, reason: `${path} is not a file; move it away`, since }
-    if (info) await (await open(path, 'a')).close()
+    if (info) await (await openStateFile(path, 'append')).close()
     else await access(home, constants.W_OK)
     const fs = await statfs(home)
     const free = fs.bavail * fs.bsize
@@ -261,13 +254,8 @@ export async function readAudit(home: string, query: AuditQuery = {}): Promise<{
   let skipped = 0
   for (const name of files) {
     if (newestFirst.length >= limit) break
-    let content: string
-    try {
-      content = await readFile(join(home, name), 'utf8')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue // rotated away meanwhile
-      throw err
-    }
+    const content = await readStateFile(join(home, name))
+    if (content === undefined) continue // rotated away meanwhile
     const lines = content.split('\n')
     for (let i = lines.length - 1; i >= 0 && newestFirst.length < limit; i--) {
       const line = lines[i]!

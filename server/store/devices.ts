@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { watch, type FSWatcher } from 'node:fs'
-import { readFile, stat } from 'node:fs/promises'
+import { lstat, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as v from 'valibot'
 import { HandoffError } from '../errors.js'
-import { ensureHome, writeFileAtomic } from './files.js'
+import { ensureHome, readStateFile, writeFileAtomic } from './files.js'
 import { withFileLock, type LockOptions } from './lock.js'
 
 export const DEVICE_LIMITS = {
@@ -205,11 +205,14 @@ export async function readDevices(home: string): Promise<DeviceRecord[]> {
   let text: string
   let signature: string
   try {
-    const s = await stat(path, { bigint: true })
+    // lstat: a link put in its place is a new identity, read (and refused) below.
+    const s = await lstat(path, { bigint: true })
     signature = `${s.dev}:${s.ino}:${s.mtimeNs}:${s.ctimeNs}:${s.size}`
     const cached = lastRead.get(path)
     if (cached?.signature === signature) return [...cached.devices]
-    text = await readFile(path, 'utf8')
+    const read = await readStateFile(path)
+    if (read === undefined) return []
+    text = read
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw err

@@ -1,4 +1,4 @@
-export { defaultHome, ensureHome, loadSecretFile, readJsonFile, removeFile, writeFileAtomic } from './files.js'
+export { appendStateFile, defaultHome, ensureHome, loadSecretFile, openStateFile, readJsonFile, readStateFile, removeFile, writeFileAtomic } from './files.js'
 export { LOCK_LIMITS, lockPathFor, withFileLock } from './lock.js'
 export type { LockOptions, LockOwner } from './lock.js'
 export {

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { open, readFile, stat, unlink, utimes } from 'node:fs/promises'
+import { open, stat, unlink, utimes } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { HandoffError } from '../errors.js'
+import { readStateFile } from './files.js'
 
 export const LOCK_LIMITS = {
   timeoutMs: 5_000, // how long to wait for another process before STATE_LOCKED
@@ -103,7 +104,8 @@ interface SeenLock {
 
 async function inspect(lockPath: string): Promise<SeenLock | undefined> {
   try {
-    const [text, info] = await Promise.all([readFile(lockPath, 'utf8'), stat(lockPath)])
+    const [text, info] = await Promise.all([readStateFile(lockPath), stat(lockPath)])
+    if (text === undefined) return undefined
     return { owner: parseOwner(text), text, mtimeMs: info.mtimeMs }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined // released meanwhile

@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as v from 'valibot'
 import { HandoffError } from '../../errors.js'
-import { ensureHome, withFileLock, writeFileAtomic, type DeviceRecord } from '../../store/index.js'
+import { ensureHome, readStateFile, withFileLock, writeFileAtomic, type DeviceRecord } from '../../store/index.js'
 import { checkEndpoint, checkKeys } from './endpoint.js'
 import { PUSH_LIMITS } from './limits.js'
 
@@ -47,13 +46,8 @@ void _schemaMatchesRecord
  */
 export async function readSubscriptions(home: string): Promise<PushSubscriptionRecord[]> {
   const path = pushPath(home)
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw err
-  }
+  const text = await readStateFile(path)
+  if (text === undefined) return []
   let raw: unknown
   try {
     raw = JSON.parse(text)

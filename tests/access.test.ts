@@ -167,8 +167,11 @@ describe('live terminals follow the device', () => {
     const work = await addSignedInDevice(h.home, h.origin, { sessions: 'work-*' })
     const renamed = await term('/api/term/work-b/0', work.cookie)
     await expect.poll(() => renamed.received, { timeout: 10_000 }).toBeGreaterThan(0)
+    const renamedAt = performance.now()
     h.tmux.run('rename-session', '-t', 'work-b', 'main2')
     expect(await renamed.closed).toEqual({ code: 4403, reason: 'ACCESS_CHANGED' })
+    // tmux's notification drives the re-check: well within the second the gate promises.
+    expect(performance.now() - renamedAt).toBeLessThan(1_000)
 
     // Someone at the desktop moves Handoff's control client to main: the phone sees nothing of it.
     const moving = await term('/api/term/work-a/0', work.cookie)

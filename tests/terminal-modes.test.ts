@@ -147,6 +147,8 @@ describe('windows with several panes', () => {
       const [left, right] = h.tmux.run('list-panes', '-t', 'split:0', '-F', '#{pane_id}').trim().split('\n').map((id) => id.slice(1))
       await open('/t/split/0')
       await expect.poll(() => page.getByTestId('pane-bar').isVisible(), POLL).toBe(true)
+      // The header names the real session and window, as tmux does.
+      await expect.poll(() => page.locator('.terminal-title').textContent(), POLL).toMatch(/^split:0 /)
       // The active pane first.
       await expect.poll(screen, POLL).toContain('left-pane')
       await page.keyboard.type('echo typed-left\r')

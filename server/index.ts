@@ -7,8 +7,8 @@ import { createTerminalServer, type ExitReason, type TerminalServer } from './br
 import { createEventRoutes, startEventPipeline } from './events/index.js'
 import { createPushRoutes, loadVapidKeys, pruneSubscriptions, startPushSender, vapidSubject } from './events/push/index.js'
 import { decide, type DenyCode } from './gate/index.js'
-import { audienceFor, authorize, checkHost, checkOrigin, createApp, grantOf, type AppEnv } from './http/index.js'
-import { startServing, type Peer } from './net/serving.js'
+import { audienceFor, authorize, checkHost, checkWrite, createApp, grantOf, type AppEnv } from './http/index.js'
+import { peerKey, startServing, type Peer } from './net/serving.js'
 import { VERSION, WEB_ROOT } from './paths.js'
 import { appendAudit, ensureHome, readDevices, removeFile, updateDevices, watchDevices, writeFileAtomic, type DeviceRecord } from './store/index.js'
 import { LiveSessions, Tmux, TmuxControl } from './tmux/index.js'
@@ -149,7 +149,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     routes: [
       createAuthRoutes<AppEnv>({
         ...auth,
-        peerAddress: (c) => c.env.incoming.socket.remoteAddress ?? 'unknown',
+        peerKey: (c) => peerKey(c.get('peer')),
         peerTailnet: (c) => c.get('peer'),
       }),
       createEventRoutes({ pipeline: events, sessions, home, now }),
@@ -165,7 +165,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     tmux,
     control,
     access: {
-      guard: (req) => checkHost(audience, req.headers.host) ?? checkOrigin(audience, req.headers.origin),
+      guard: (req) => {
+        const fetchSite = req.headers['sec-fetch-site']
+        return checkHost(audience, req.headers.host) ?? checkWrite(audience, { origin: req.headers.origin, fetchSite: Array.isArray(fetchSite) ? fetchSite[0] : fetchSite })
+      },
       async open(req, session) {
         const peer = await serving.peerOf(req.socket.remoteAddress ?? null)
         const device = await signedIn(req.headers.cookie, peer)

@@ -44,7 +44,7 @@ beforeEach(async () => {
   const app = new Hono()
   app.get('/', (c) => c.html('<!doctype html><title>auth test</title>'))
   // The rate limiter is tested on its own; here every request counts as a new peer so the ceremonies never meet it.
-  app.route('/', createAuthRoutes({ home, rpID: 'localhost', origin, secureCookie: false, peerAddress: () => randomUUID() }))
+  app.route('/', createAuthRoutes({ home, rpID: 'localhost', origin, secureCookie: false, peerKey: () => randomUUID() }))
   app.onError((err, c) =>
     err instanceof HandoffError
       ? c.json({ error: { code: err.code, message: err.message } }, err.status)

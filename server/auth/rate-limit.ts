@@ -66,16 +66,16 @@ export class RateLimiter {
 
 /**
  * Refuses a request with 429 RATE_LIMITED and `Retry-After` (whole seconds)
- * when its peer address has no token left. `peerAddress` must be the socket's
- * address, never a header a client could set.
+ * when its peer has no token left. `peerKey` must come from the socket (its
+ * address, its whois node), never from a header a client could set.
  */
-export const rateLimit = <E extends Env = Env>(limiter: RateLimiter, peerAddress: (c: Context<E>) => string): MiddlewareHandler<E> =>
+export const rateLimit = <E extends Env = Env>(limiter: RateLimiter, peerKey: (c: Context<E>) => string): MiddlewareHandler<E> =>
   async function rateLimit(c, next) {
-    const decision = limiter.take(peerAddress(c))
+    const decision = limiter.take(peerKey(c))
     if (!decision.ok) {
       const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000))
       c.header('Retry-After', String(seconds))
-      throw new HandoffError('RATE_LIMITED', 429, `too many pairing or sign-in attempts from this address; try again in ${seconds} s`)
+      throw new HandoffError('RATE_LIMITED', 429, `too many pairing or sign-in attempts from this device or address; try again in ${seconds} s`)
     }
     await next()
   }

@@ -31,7 +31,7 @@ afterEach(() => rmSync(join(home, '..'), { recursive: true, force: true }))
 function makeApp(secureCookie = false) {
   const app = new Hono()
   // Each request gets its own peer unless a test names one, so only the rate-limit tests meet the limit.
-  app.route('/', createAuthRoutes({ home, rpID, origin, secureCookie, now, peerAddress: (c) => c.req.header('x-test-peer') ?? randomUUID() }))
+  app.route('/', createAuthRoutes({ home, rpID, origin, secureCookie, now, peerKey: (c) => c.req.header('x-test-peer') ?? randomUUID() }))
   app.onError((err, c) =>
     err instanceof HandoffError
       ? c.json({ error: { code: err.code, message: err.message } }, err.status)

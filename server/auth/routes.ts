@@ -34,8 +34,8 @@ export interface AuthDeps<E extends Env = Env> {
   /** Session token and cookie lifetime in ms; default 12 hours. */
   tokenTtlMs?: number
   now?: () => number
-  /** The request's socket peer address (never a header), for rate limiting. */
-  peerAddress: (c: Context<E>) => string
+  /** Who the request's peer is (from its socket, never a header), for rate limiting: `peerKey()` of server/net. */
+  peerKey: (c: Context<E>) => string
   /** The peer's tailnet user and node (tailscale whois), recorded on the device it pairs; absent on loopback. */
   peerTailnet?: (c: Context<E>) => { user: string | null; node: string | null }
 }
@@ -69,7 +69,7 @@ const deviceJson = (d: DeviceRecord) => ({ id: d.id, name: d.name, sessions: d.s
  * @see docs/auth.md
  * @example
  * app.route('/', createAuthRoutes({ home, rpID: 'localhost', origin: 'http://localhost:8080', secureCookie: false,
- *   peerAddress: (c) => c.env.incoming.socket.remoteAddress ?? '' }))
+ *   peerKey: (c) => peerKey(c.get('peer')) }))
  */
 export function createAuthRoutes<E extends Env = Env>(deps: AuthDeps<E>): Hono<E> {
   const now = deps.now ?? Date.now
@@ -82,11 +82,11 @@ export function createAuthRoutes<E extends Env = Env>(deps: AuthDeps<E>): Hono<E
   const cookie = (value: string, maxAgeSeconds: number): string =>
     serialize(cookieName, value, { httpOnly: true, secure: deps.secureCookie, sameSite: 'Strict', path: '/', maxAge: maxAgeSeconds })
 
-  const limited = rateLimit(new RateLimiter({ now }), deps.peerAddress)
+  const limited = rateLimit(new RateLimiter({ now }), deps.peerKey)
   // The phone polls status while the user types the code: it gets a bucket of its own, and the secret is not guessable anyway.
   const statusLimited = rateLimit(
     new RateLimiter({ now, burst: AUTH_LIMITS.statusRateBurst, perMinute: AUTH_LIMITS.statusRatePerMinute }),
-    deps.peerAddress,
+    deps.peerKey,
   )
 
   const app = new Hono<E>()

@@ -34,6 +34,27 @@ export function checkOrigin(audience: Audience, origin: string | undefined): Han
   return new HandoffError('ORIGIN_MISMATCH', 403, `requests that change state must come from this server's own page (Origin ${JSON.stringify(origin ?? '')} refused)`)
 }
 
+/**
+ * Fetch metadata, beside the Origin (defence in depth: browsers send both).
+ * A write or upgrade whose `Sec-Fetch-Site` says another site (`cross-site`,
+ * `same-site`: a sibling name under the same domain) made it is refused,
+ * even with the right Origin. `same-origin`, `none` (a typed URL) and no
+ * header at all (a client that is not a browser) pass on to the Origin check.
+ */
+export function checkFetchSite(fetchSite: string | undefined): HandoffError | null {
+  if (fetchSite === undefined || fetchSite === 'same-origin' || fetchSite === 'none') return null
+  return new HandoffError(
+    'ORIGIN_MISMATCH',
+    403,
+    `requests that change state must come from this server's own page (Sec-Fetch-Site ${JSON.stringify(fetchSite.slice(0, 40))} refused)`,
+  )
+}
+
+/** The checks on a write or an upgrade: exact Origin, then fetch metadata. Null lets it through. */
+export function checkWrite(audience: Audience, headers: { origin?: string | undefined; fetchSite?: string | undefined }): HandoffError | null {
+  return checkOrigin(audience, headers.origin) ?? checkFetchSite(headers.fetchSite)
+}
+
 /** Refuses any request whose Host is not this server's (DNS-rebinding defence). */
 export const requireHost = (audience: Audience): MiddlewareHandler =>
   async function requireHost(c, next) {
@@ -44,11 +65,11 @@ export const requireHost = (audience: Audience): MiddlewareHandler =>
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
-/** Refuses writes whose Origin is not this server's own. */
+/** Refuses writes whose Origin is not this server's own, or whose fetch metadata says another site sent them. */
 export const requireOriginOnWrites = (audience: Audience): MiddlewareHandler =>
   async function requireOriginOnWrites(c, next) {
     if (!SAFE_METHODS.has(c.req.method)) {
-      const refusal = checkOrigin(audience, c.req.header('origin'))
+      const refusal = checkWrite(audience, { origin: c.req.header('origin'), fetchSite: c.req.header('sec-fetch-site') })
       if (refusal) throw refusal
     }
     await next()

@@ -25,6 +25,18 @@ export interface Peer {
   user: string | null
 }
 
+/**
+ * Who a peer is, for per-peer limits (pairing and sign-in attempts): its
+ * tailnet node where whois named one, else "loopback" for every address of
+ * this machine (127.0.0.0/8 and ::1 are one peer, not 16 million), else its
+ * address.
+ */
+export function peerKey(peer: Peer): string {
+  if (peer.node !== null) return `node:${peer.node}`
+  if (peer.address === null) return 'unknown'
+  return isLoopbackAddress(peer.address) ? 'loopback' : `address:${peer.address}`
+}
+
 export const SERVING_LIMITS = {
   /** How often the certificate is checked for renewal (ms); it renews with 14 days left. */
   certCheckMs: 12 * 60 * 60_000,

@@ -1,19 +1,24 @@
 import { HandoffError } from '../server/errors.js'
+import { forTerminalLines } from '../server/untrusted.js'
 
 /** Fixed exit codes: scripts may rely on them (docs/cli.md). */
 export const Exit = { Ok: 0, Failure: 1, Usage: 2, NotRunning: 3 } as const
 
-/** Prints `data` as JSON, or as the human view of the same object; results go to stdout. */
+/**
+ * Prints `data` as JSON (exact), or as the human view of the same object;
+ * results go to stdout. The human view is escaped for the terminal
+ * (server/untrusted.ts): names, paths and audit targets came from outside.
+ */
 export function render<T>(data: T, json: boolean | undefined, human: (d: T) => string): void {
-  process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : human(data))
+  process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : forTerminalLines(human(data)))
 }
 
 /** Progress and notes go to stderr, so stdout stays the result. */
-export const note = (line: string): void => void process.stderr.write(`${line}\n`)
+export const note = (line: string): void => void process.stderr.write(`${forTerminalLines(line)}\n`)
 
 /** One clear line on stderr, then the exit code. */
 export function fail(message: string, code: number = Exit.Failure): never {
-  process.stderr.write(`handoff: ${message}\n`)
+  process.stderr.write(`handoff: ${forTerminalLines(message)}\n`)
   process.exit(code)
 }
 

@@ -10,6 +10,7 @@ import { decide, type DenyCode } from './gate/index.js'
 import { audienceFor, authorize, checkHost, checkWrite, createApp, grantOf, type AppEnv } from './http/index.js'
 import { peerKey, startServing, type Peer } from './net/serving.js'
 import { VERSION, WEB_ROOT } from './paths.js'
+import { forTerminalLines } from './untrusted.js'
 import { appendAudit, ensureHome, readDevices, removeFile, updateDevices, watchDevices, writeFileAtomic, type DeviceRecord } from './store/index.js'
 import { LiveSessions, Tmux, TmuxControl } from './tmux/index.js'
 
@@ -70,7 +71,8 @@ const isAlive = (pid: number): boolean => {
  * every request and terminal decided by the gate for a signed-in device.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
+  // Log lines quote names, paths and tmux's messages: escaped, so none acts on the terminal showing the log.
+  const log = options.log ?? ((line: string) => process.stderr.write(`${forTerminalLines(line)}\n`))
   const { home } = options
   // One control connection to tmux for every command, notification and terminal.
   const control = new TmuxControl(options.tmuxSocket, { log })

@@ -15,6 +15,7 @@ import {
 import { describeExpiry, parseExpiry, parseSessionsFlag } from '../grant-flags.js'
 import type { CommonFlags } from '../main.js'
 import { ago, Exit, fail, render } from '../output.js'
+import { forTerminal, forTerminalLines } from '../../server/untrusted.js'
 
 /** One row of `handoff devices`, and its JSON. */
 interface DeviceRow {
@@ -49,9 +50,9 @@ function table(rows: DeviceRow[]): string {
   if (rows.length === 0) return 'No devices. Pair a phone with: handoff pair\n'
   const head = ['NAME', 'STATUS', 'SESSIONS', 'MODE', 'EXPIRES', 'LAST SEEN', 'RENEWAL']
   const body = rows.map((r) => [
-    r.name,
+    forTerminal(r.name),
     r.status + (r.syncedPasskey ? ' (synced passkey)' : ''),
-    r.sessions,
+    forTerminal(r.sessions),
     r.mode,
     describeExpiry(r.expiresAt),
     r.lastSeenAt === null ? 'never' : ago(r.lastSeenAt / 1000),
@@ -124,13 +125,13 @@ export async function edit(flags: EditFlags, nameOrId: string): Promise<void> {
     ...(expiry === undefined ? {} : { expiresAt: expiry === null ? null : now + expiry, renewalRequestedAt: null }),
     ...(name === undefined ? {} : { name }),
   }))
-  render(rowOf(d, now), flags.json, (r) => `Updated "${r.name}": sessions ${r.sessions}, ${r.mode}, expires ${describeExpiry(r.expiresAt)}.\n`)
+  render(rowOf(d, now), flags.json, (r) => `Updated "${forTerminal(r.name)}": sessions ${forTerminal(r.sessions)}, ${r.mode}, expires ${describeExpiry(r.expiresAt)}.\n`)
 }
 
 export async function remove(flags: CommonFlags, nameOrId: string): Promise<void> {
   const { home } = resolveConfig(flags)
   const d = await change(home, nameOrId, 'revoke', (d) => ({ ...d, status: 'revoked', pairing: null }))
-  render(rowOf(d, Date.now()), flags.json, (r) => `Revoked "${r.name}": its open terminals close within a second.\n`)
+  render(rowOf(d, Date.now()), flags.json, (r) => `Revoked "${forTerminal(r.name)}": its open terminals close within a second.\n`)
 }
 
 export async function renew(flags: CommonFlags & { expires?: string }, nameOrId: string): Promise<void> {
@@ -148,7 +149,7 @@ export async function renew(flags: CommonFlags & { expires?: string }, nameOrId:
     expiresAt: period === null ? null : now + period,
     renewalRequestedAt: null,
   }))
-  render(rowOf(d, now), flags.json, (r) => `Renewed "${r.name}": expires ${describeExpiry(r.expiresAt)}.\n`)
+  render(rowOf(d, now), flags.json, (r) => `Renewed "${forTerminal(r.name)}": expires ${describeExpiry(r.expiresAt)}.\n`)
 }
 
 export async function unpair(flags: CommonFlags & { yes?: boolean }): Promise<void> {
@@ -164,8 +165,11 @@ export async function unpair(flags: CommonFlags & { yes?: boolean }): Promise<vo
   process.stdout.write(`Revoked ${active.length} device(s).\n`)
 }
 
-const auditLine = (e: AuditEntry) =>
-  `${e.ts}  ${e.result.padEnd(5)}  ${(e.deviceName ?? '-').padEnd(16)}  ${e.action.padEnd(14)}  ${e.target ?? ''}${e.reason ? `  (${e.reason})` : ''}${e.peer ? `  from ${e.peer}` : ''}${e.node ? ` ${e.node}` : ''}`
+/** One audit entry as a line: every field came from outside (a request's path, a device's name), so each is escaped. */
+const auditLine = (e: AuditEntry) => {
+  const t = (s: string | null) => (s === null ? '' : forTerminal(s))
+  return `${t(e.ts)}  ${t(e.result).padEnd(5)}  ${t(e.deviceName ?? '-').padEnd(16)}  ${t(e.action).padEnd(14)}  ${t(e.target)}${e.reason ? `  (${t(e.reason)})` : ''}${e.peer ? `  from ${t(e.peer)}` : ''}${e.node ? ` ${t(e.node)}` : ''}${e.controls ? '  [had control characters]' : ''}`
+}
 
 export async function log(flags: CommonFlags & { follow?: boolean; limit?: string }, nameOrId?: string): Promise<void> {
   const { home } = resolveConfig(flags)
@@ -173,7 +177,7 @@ export async function log(flags: CommonFlags & { follow?: boolean; limit?: strin
   if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) fail(`--limit must be a whole number 1-100000, got ${JSON.stringify(flags.limit)}`, Exit.Usage)
   const device = nameOrId === undefined ? undefined : findDeviceByName(await readDevices(home), nameOrId)
   const print = (entries: AuditEntry[]) => {
-    for (const e of entries) process.stdout.write(flags.json ? `${JSON.stringify(e)}\n` : `${auditLine(e)}\n`)
+    for (const e of entries) process.stdout.write(flags.json ? `${JSON.stringify(e)}\n` : `${forTerminalLines(auditLine(e))}\n`)
   }
   const { entries } = await readAudit(home, { ...(device ? { device: device.id } : {}), limit })
   print(entries)

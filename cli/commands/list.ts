@@ -2,6 +2,7 @@ import { basename } from 'node:path'
 import { resolveConfig } from '../../server/config.js'
 import { Tmux, type Session, type Window } from '../../server/tmux/index.js'
 import type { CommonFlags } from '../main.js'
+import { forTerminal } from '../../server/untrusted.js'
 import { ago, render } from '../output.js'
 import { serverState } from '../server-record.js'
 
@@ -16,10 +17,11 @@ const human = (l: Listing): string => {
   if (l.sessions.length === 0) lines.push('No tmux sessions. Start one with: tmux new -s main')
   for (const s of l.sessions) {
     const attached = s.attached > 0 ? `, ${s.attached} attached` : ''
-    lines.push(`${s.name}  (${s.windows} window${s.windows === 1 ? '' : 's'}${attached}, active ${ago(s.activity)})`)
+    lines.push(`${forTerminal(s.name)}  (${s.windows} window${s.windows === 1 ? '' : 's'}${attached}, active ${ago(s.activity)})`)
     for (const w of s.windowList) {
-      const label = w.title && w.title !== w.name ? `${w.name} · ${w.title}` : w.name
-      lines.push(`  ${w.active ? '*' : ' '}${w.index}: ${label}  [${w.command}]  ${basename(w.path) || w.path}`)
+      // Names, titles, commands and folders are whatever programs and users made them.
+      const label = w.title && w.title !== w.name ? `${forTerminal(w.name)} · ${forTerminal(w.title)}` : forTerminal(w.name)
+      lines.push(`  ${w.active ? '*' : ' '}${w.index}: ${label}  [${forTerminal(w.command)}]  ${forTerminal(basename(w.path) || w.path)}`)
     }
   }
   lines.push('')

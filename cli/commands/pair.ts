@@ -10,6 +10,7 @@ import { describeExpiry, parseExpiry, parseSessionsFlag } from '../grant-flags.j
 import type { CommonFlags } from '../main.js'
 import { Exit, fail, note } from '../output.js'
 import { serverState } from '../server-record.js'
+import { forTerminal } from '../../server/untrusted.js'
 
 export interface PairFlags extends CommonFlags {
   sessions?: string
@@ -158,12 +159,12 @@ export async function pair(flags: PairFlags): Promise<void> {
     })
     try {
       for (let attempt = 1; attempt <= PAIRING.codeAttempts; attempt++) {
-        const typed = (await input({ message: `Type the 6-digit code shown on the phone (${outcome.device.name})` }, { signal: prompt.signal })).trim()
+        const typed = (await input({ message: `Type the 6-digit code shown on the phone (${forTerminal(outcome.device.name)})` }, { signal: prompt.signal })).trim()
         if (codesEqual(typed.replace(/\s+/g, ''), expected)) {
           const active = await activate(config.home, id)
           if (!active) return await end((await watchPairing(config.home, id, expiresAt, 'registered', prompt.signal)).kind === 'burned' ? 'burned' : 'gone')
           process.stdout.write(
-            `Paired "${active.name}": sessions ${active.sessions}, ${active.readOnly ? 'read-only' : 'full control'}, expires ${describeExpiry(active.expiresAt)}.\n`,
+            `Paired "${forTerminal(active.name)}": sessions ${forTerminal(active.sessions)}, ${active.readOnly ? 'read-only' : 'full control'}, expires ${describeExpiry(active.expiresAt)}.\n`,
           )
           return
         }

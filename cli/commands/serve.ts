@@ -5,6 +5,7 @@ import { VERSION } from '../../server/paths.js'
 import { Tmux } from '../../server/tmux/index.js'
 import type { CommonFlags } from '../main.js'
 import { note } from '../output.js'
+import { forTerminalLines } from '../../server/untrusted.js'
 
 /** `handoff serve`: runs until SIGINT or SIGTERM, then closes every terminal and exits. */
 /** `--session-hours`: how long a phone stays signed in, 1-720 hours. */
@@ -45,7 +46,8 @@ export async function serve(flags: CommonFlags & { local?: boolean; sessionHours
     'Pair a phone with: handoff pair',
     'Press Ctrl-C to stop.',
   ]
-  process.stdout.write(`${lines.join('\n')}\n`)
+  // Notes quote Tailscale's names and the system's messages.
+  process.stdout.write(`${forTerminalLines(lines.join('\n'))}\n`)
 
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {

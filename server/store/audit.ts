@@ -2,6 +2,7 @@ import { access, constants, mkdir, readdir, rename, rm, stat, statfs } from 'nod
 import { dirname, join, resolve } from 'node:path'
 import * as v from 'valibot'
 import { HandoffError, isHandoffError } from '../errors.js'
+import { hasControlChars } from '../untrusted.js'
 import { appendStateFile, openStateFile, readStateFile } from './files.js'
 import { withFileLock } from './lock.js'
 
@@ -29,10 +30,16 @@ export interface AuditEntry {
   peer: string | null
   /** The tailnet node (and user) tailscale whois gave, where known. */
   node: string | null
+  /**
+   * Present (true) when a field held control characters or bidirectional
+   * controls: what was asked for is kept exactly (JSON-escaped), and
+   * `handoff logs` shows it escaped and flagged.
+   */
+  controls?: true
 }
 
-/** What appendAudit takes: an entry without its time, which defaults to now (ms since the epoch). */
-export type AuditInput = Omit<AuditEntry, 'ts'> & { ts?: number }
+/** What appendAudit takes: an entry without its time, which defaults to now (ms since the epoch), or its flag. */
+export type AuditInput = Omit<AuditEntry, 'ts' | 'controls'> & { ts?: number }
 
 export interface AuditOptions {
   fileBytes?: number
@@ -58,7 +65,7 @@ const InputSchema = v.strictObject({
   peer: text,
   node: text,
 })
-const EntrySchema = v.strictObject({ ...v.omit(InputSchema, ['ts']).entries, ts: v.string() })
+const EntrySchema = v.strictObject({ ...v.omit(InputSchema, ['ts']).entries, ts: v.string(), controls: v.optional(v.literal(true)) })
 
 // Failures seen by appendAudit in this process, by resolved home; cleared by the next good write.
 const failures = new Map<string, { reason: string; since: string }>()
@@ -89,6 +96,8 @@ export async function appendAudit(home: string, input: AuditInput, options: Audi
     peer: cap(rest.peer),
     node: cap(rest.node),
   }
+  const fields = [entry.deviceId, entry.deviceName, entry.action, entry.target, entry.reason, entry.peer, entry.node]
+  if (fields.some((f) => f !== null && hasControlChars(f))) entry.controls = true
   const key = resolve(home)
   // After a failed write a partial line may end the file: start on a fresh line.
   const line = `${failures.has(key) ? '\n' : ''}${serialize(entry)}\n`

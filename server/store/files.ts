@@ -17,7 +17,7 @@ const uid = (): number | undefined => process.getuid?.()
  */
 export async function ensureHome(home: string): Promise<void> {
   await mkdir(home, { recursive: true, mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EEXIST' && err.code !== 'ENOTDIR') throw err // a file in its place: said below
+    if (err.code !== 'EEXIST') throw err // a file in its place: said below
   })
   const info = await stat(home)
   if (!info.isDirectory()) throw new HandoffError('BAD_STATE', 500, `${home} (HANDOFF_HOME) is not a folder; move it away or set HANDOFF_HOME to a folder of your own`)

@@ -164,6 +164,13 @@ program
   .addOption(jsonOption())
   .action(run(async () => (await import('./commands/notify.js')).notify))
 
+const events = program.command('events').description('the event log (HANDOFF_HOME/events.jsonl)')
+events
+  .command('repair')
+  .description('take out lines with impossible ids (kept in events.removed.jsonl) and put the id sequence right')
+  .addOption(jsonOption())
+  .action(run(async () => (await import('./commands/events.js')).repair))
+
 program
   .command('version')
   .description('print the version')

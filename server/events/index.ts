@@ -12,6 +12,9 @@ export {
   rotatedEventsPath,
 } from './log.js'
 export type { AppendOptions } from './log.js'
+export { EVENT_ID_LIMITS, impossibleId } from './ids.js'
+export { eventsHealth, REMOVED_EVENTS_FILE, repairEvents } from './repair.js'
+export type { EventsHealth, EventsRepair } from './repair.js'
 export { followEvents, TAIL_LIMITS } from './tail.js'
 export type { Follower, FollowOptions, SkipReason } from './tail.js'
 export { PIPELINE_LIMITS, startEventPipeline } from './pipeline.js'

@@ -4,6 +4,7 @@ import * as v from 'valibot'
 import { HandoffError } from '../errors.js'
 import { appendStateFile, ensureHome, openStateFile, readStateFile, writeFileAtomic } from '../store/files.js'
 import { withFileLock } from '../store/lock.js'
+import { EVENT_ID_LIMITS, impossibleId } from './ids.js'
 import { EventInputSchema, parseEventLine, serializeEvent, type EventInput, type HandoffEvent } from './schema.js'
 
 export const EVENTS_FILE = 'events.jsonl'
@@ -80,7 +81,10 @@ export async function appendEvent(home: string, input: EventInput, options: Appe
     path,
     async () => {
       const tail = await readTail(path)
-      const id = Math.max(await readSeq(home), tail.maxId, await readDispatchedId(home)) + 1
+      const id = nextId(await readSeq(home), tail.maxId, await readDispatchedId(home))
+      if (id > EVENT_ID_LIMITS.max) {
+        throw new HandoffError('BAD_STATE', 500, `event ids have run out (the next would be ${id}); run: handoff events repair`)
+      }
       // Key order is the documented one; absent fields stay absent.
       const event = Object.fromEntries(
         Object.entries({ id, ts: time, ...fields }).filter(([, value]) => value !== undefined),
@@ -107,6 +111,19 @@ async function appendOnce(path: string, bytes: Buffer): Promise<void> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err
     throw new HandoffError('INTERNAL', 500, `short write to ${path} (is the disk full?)`, { cause: err })
   }
+}
+
+/**
+ * The next event id: one more than the highest of our own sequence
+ * (events.seq), the ids at the end of the file (another program may write it)
+ * and the pipeline's last dispatched id, leaving out any of these that is
+ * impossible (ids.ts): one wild line cannot use up the ids.
+ */
+export function nextId(seq: number, fileMax: number, dispatched: number): number {
+  let highest = impossibleId(seq, 0) ? 0 : seq
+  if (!impossibleId(fileMax, highest)) highest = Math.max(highest, fileMax)
+  if (!impossibleId(dispatched, highest)) highest = Math.max(highest, dispatched)
+  return highest + 1
 }
 
 /** The end of events.jsonl: its size, whether it ends a line, and the highest id among its last lines. */
@@ -150,6 +167,6 @@ async function readNumber(path: string, pick: (text: string) => unknown): Promis
   }
 }
 
-const readSeq = (home: string): Promise<number> => readNumber(eventsSeqPath(home), (text) => Number(text.trim()))
-const readDispatchedId = (home: string): Promise<number> =>
+export const readSeq = (home: string): Promise<number> => readNumber(eventsSeqPath(home), (text) => Number(text.trim()))
+export const readDispatchedId = (home: string): Promise<number> =>
   readNumber(eventsStatePath(home), (text) => (JSON.parse(text) as { lastId?: unknown }).lastId)

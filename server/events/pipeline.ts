@@ -3,6 +3,7 @@ import { ensureHome, readStateFile, writeFileAtomic } from '../store/files.js'
 import { eventsStatePath } from './log.js'
 import type { HandoffEvent } from './schema.js'
 import { followEvents, type SkipReason } from './tail.js'
+import { impossibleId } from './ids.js'
 
 export const PIPELINE_LIMITS = {
   /** Events written while the server was down are dispatched only if younger than this (default of `maxAgeMs`). */
@@ -106,7 +107,8 @@ async function readState(path: string, log: (line: string) => void): Promise<v.I
   if (text === undefined) return undefined
   try {
     const parsed = v.safeParse(StateSchema, JSON.parse(text))
-    if (parsed.success) return parsed.output
+    // A wild id remembered here would make every later event look handled: the state is damaged then.
+    if (parsed.success && !impossibleId(parsed.output.lastId, 0) && !impossibleId(parsed.output.low, 0)) return parsed.output
   } catch {
     // fall through
   }

@@ -1,6 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs'
 import { stat, type FileHandle } from 'node:fs/promises'
 import { openStateFile } from '../store/files.js'
+import { impossibleId } from './ids.js'
 import { EVENTS_FILE, ROTATED_EVENTS_FILE, eventsPath, rotatedEventsPath } from './log.js'
 import { EVENT_LIMITS, parseEventLine, type HandoffEvent } from './schema.js'
 
@@ -17,8 +18,9 @@ export const TAIL_LIMITS = {
  * - `invalid`: JSON, but not an event (no id, a bad type...); `detail` names the field.
  * - `oversized`: longer than EVENT_LIMITS.lineBytes; skipped unread.
  * - `partial`: a last line without its newline in a file that was then rotated away or truncated.
+ * - `impossible`: an event whose id no writer could have given it (ids.ts); `handoff events repair` removes it.
  */
-export type SkipReason = 'malformed' | 'invalid' | 'oversized' | 'partial'
+export type SkipReason = 'malformed' | 'invalid' | 'oversized' | 'partial' | 'impossible'
 
 export interface FollowOptions {
   onEvent: (event: HandoffEvent) => void
@@ -95,12 +97,15 @@ class LineSplitter {
  * new one), partial lines (held until their newline), malformed or invalid
  * lines (skipped and counted) and oversized lines (skipped without being held).
  * Never throws after start: read errors are logged and retried on the next poll.
- * Ids are not checked here: the pipeline drops repeats.
+ * Ids are checked only for being possible (ids.ts), so one wild id cannot
+ * poison the sequence; the pipeline drops repeats.
  */
 export function followEvents(home: string, options: FollowOptions): Follower {
   const pollMs = options.pollMs ?? TAIL_LIMITS.pollMs
   const path = eventsPath(home)
-  const skipped: Record<SkipReason, number> = { malformed: 0, invalid: 0, oversized: 0, partial: 0 }
+  const skipped: Record<SkipReason, number> = { malformed: 0, invalid: 0, oversized: 0, partial: 0, impossible: 0 }
+  /** The highest id delivered so far, for telling an impossible one. */
+  let highest = 0
   const skip = (reason: SkipReason, detail: string) => {
     skipped[reason]++
     try {
@@ -114,6 +119,9 @@ export function followEvents(home: string, options: FollowOptions): Follower {
     if (line === '') return
     const parsed = parseEventLine(line)
     if (!parsed.ok) return skip(parsed.reason, parsed.detail)
+    const impossible = impossibleId(parsed.event.id, highest)
+    if (impossible) return skip('impossible', `${impossible}; remove it with: handoff events repair`)
+    if (parsed.event.id > highest) highest = parsed.event.id
     try {
       options.onEvent(parsed.event)
     } catch (err) {

@@ -167,12 +167,29 @@ describe('window size', () => {
       readOnly.control({ type: 'focus', pane: readOnly.panes[0]?.id ?? 0, zoom: false })
       await new Promise((r) => setTimeout(r, 300))
     }
+    // Nothing else of tmux's state moves either: the current window, copy mode, options.
+    h.tmux.run('set-option', '-g', 'mouse', 'on')
+    h.tmux.run('new-window', '-d', '-t', 'main:')
+    const state = () =>
+      [
+        h.tmux.run('display-message', '-p', '-t', 'main', '#{window_index} #{pane_in_mode}'),
+        h.tmux.run('show-options', '-t', 'main'),
+        h.tmux.run('show-options', '-w', '-t', 'main:0'),
+        h.tmux.run('list-sessions', '-F', '#{session_name}'),
+      ].join('|')
+    const before = state()
+    // A wheel turn, as a read-only phone's terminal would report it: in a direct attach it enters copy mode.
+    readOnly.type('\x1b[<64;10;10M\x1b[<64;10;10M')
     await tryToResize()
     expect(windowSize('main:0')).toBe('120x30')
+    expect(state()).toBe(before)
     desktop('main', 100, 30)
     await expect.poll(() => windowSize('main:0')).toBe('100x29')
+    const withDesktop = state()
+    readOnly.type('\x1b[<64;10;10M')
     await tryToResize()
     expect(windowSize('main:0')).toBe('100x29')
+    expect(state()).toBe(withDesktop)
     expect(h.tmux.run('show-options', '-w', '-t', 'main:0').trim()).toBe('')
   })
 

@@ -6,12 +6,13 @@ import { authenticate, createAuthRoutes } from './auth/index.js'
 import { createTerminalServer, type ExitReason, type TerminalServer } from './bridge/index.js'
 import { createEventRoutes, startEventPipeline } from './events/index.js'
 import { createPushRoutes, loadVapidKeys, pruneSubscriptions, startPushSender, vapidSubject } from './events/push/index.js'
-import { decide, type DenyCode } from './gate/index.js'
-import { audienceFor, authorize, checkHost, checkWrite, createApp, grantOf, type AppEnv } from './http/index.js'
+import type { DenyCode } from './gate/index.js'
+import { authorize, recheck } from './access/index.js'
+import { audienceFor, checkHost, checkWrite, createApp, type AppEnv } from './http/index.js'
 import { peerKey, startServing, type Peer } from './net/serving.js'
 import { VERSION, WEB_ROOT } from './paths.js'
 import { forTerminalLines } from './untrusted.js'
-import { appendAudit, ensureHome, readDevices, removeFile, updateDevices, watchDevices, writeFileAtomic, type DeviceRecord } from './store/index.js'
+import { ensureHome, readDevices, removeFile, updateDevices, watchDevices, writeFileAtomic, type DeviceRecord } from './store/index.js'
 import { LiveSessions, Tmux, TmuxControl } from './tmux/index.js'
 
 export interface ServerOptions {
@@ -178,19 +179,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       },
       async recheck(deviceId, session) {
         const device = (await readDevices(home)).find((d) => d.id === deviceId) ?? null
-        const verdict = decide({ device: grantOf(device), action: 'attach', session }, now())
-        if (verdict.ok) return verdict
-        await appendAudit(home, {
-          deviceId,
-          deviceName: device?.name ?? null,
-          action: 'attach',
-          target: session,
-          result: 'deny',
-          reason: verdict.code,
-          peer: null,
-          node: null,
-        }).catch(() => {})
-        return { ok: false, reason: exitReasonFor(verdict.code, verdict.reason) }
+        const verdict = recheck(home, { deviceId, device, action: 'attach', session, peer: null, now: now() })
+        return verdict.ok ? verdict : { ok: false, reason: exitReasonFor(verdict.code, verdict.reason) }
       },
     },
     heartbeatMs: options.heartbeatMs,

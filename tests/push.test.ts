@@ -22,7 +22,7 @@ import {
   type PushSender,
   type VapidKeys,
 } from '../server/events/push/index.js'
-import { authorize } from '../server/http/access.js'
+import { authorize } from '../server/access/index.js'
 import type { AppEnv } from '../server/http/app.js'
 import { Tmux, TmuxControl } from '../server/tmux/index.js'
 import { addSignedInDevice, changeDevice, type TestDevice } from './support/device.js'

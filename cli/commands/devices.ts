@@ -1,7 +1,7 @@
 import { confirm } from '@inquirer/prompts'
 import { resolveConfig } from '../../server/config.js'
 import { deviceState } from '../../server/gate/index.js'
-import { grantOf } from '../../server/http/index.js'
+import { grantOf } from '../../server/access/index.js'
 import {
   appendAudit,
   findDeviceByName,

@@ -3,8 +3,9 @@ import { streamSSE, type SSEMessage } from 'hono/streaming'
 import type { SessionsEventJson } from '../../protocol/index.js'
 import { HandoffError } from '../errors.js'
 import { decide } from '../gate/index.js'
-import { authorize, grantOf, sessionWithWindowsJson, type AppEnv } from '../http/index.js'
-import { appendAudit, readDevices, watchDevices, type DeviceRecord } from '../store/index.js'
+import { authorize, grantOf, recheck } from '../access/index.js'
+import { sessionWithWindowsJson, type AppEnv } from '../http/index.js'
+import { readDevices, watchDevices, type DeviceRecord } from '../store/index.js'
 import type { LiveSessions, SessionWithWindows } from '../tmux/index.js'
 import type { EventPipeline } from './pipeline.js'
 import type { HandoffEvent } from './schema.js'
@@ -149,18 +150,7 @@ export function createEventRoutes(deps: EventRouteDeps): Hono<AppEnv> {
         const d = device
         // A changed generation or a suspect record voids the sign-in this stream was opened with.
         const valid = d !== null && !d.suspect && d.generation === generation
-        const verdict = decide({ device: valid ? grantOf(d) : undefined, action: 'subscribe-events' }, deps.now())
-        if (verdict.ok) return true
-        void appendAudit(deps.home, {
-          deviceId,
-          deviceName: d?.name ?? signedIn?.name ?? null,
-          action: 'subscribe-events',
-          target: null,
-          result: 'deny',
-          reason: verdict.code,
-          peer: peer.address,
-          node: null,
-        }).catch(() => {})
+        if (recheck(deps.home, { deviceId, device: valid ? d : null, action: 'subscribe-events', peer, now: deps.now() }).ok) return true
         end()
         return false
       }
@@ -194,8 +184,8 @@ export function createEventRoutes(deps: EventRouteDeps): Hono<AppEnv> {
         if (stillAllowed()) sessions?.refilter()
       }
       cleanups.push(watchDevices(deps.home, () => void refresh()))
-      const recheck = setInterval(stillAllowed, recheckMs)
-      cleanups.push(() => clearInterval(recheck))
+      const expiryCheck = setInterval(stillAllowed, recheckMs)
+      cleanups.push(() => clearInterval(expiryCheck))
 
       // Subscribe before reading the ring, in the same tick: no event falls between the two.
       const live: HandoffEvent[] = []

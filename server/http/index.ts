@@ -1,7 +1,5 @@
 export { createApp, HTTP_LIMITS, HISTORY_LIMITS } from './app.js'
 export type { AppDeps, AppEnv } from './app.js'
-export { authorize, grantOf } from './access.js'
-export type { Allowed, Peer } from './access.js'
 export { jsonBody } from './body.js'
 export { sessionJson, sessionWithWindowsJson, windowJson } from './json.js'
 export { audienceFor, checkHost, checkWrite, requireHost, requireOriginOnWrites } from './guards.js'

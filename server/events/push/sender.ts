@@ -1,7 +1,7 @@
 import type { Agent } from 'node:https'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { decide } from '../../gate/index.js'
-import { grantOf } from '../../http/index.js'
+import { grantOf } from '../../access/index.js'
 import { readDevices, type DeviceRecord } from '../../store/index.js'
 import { createPushAgent, type AddressPolicy } from './address.js'
 import { tabOf, type PushEvent } from './event.js'

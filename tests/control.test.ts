@@ -122,3 +122,20 @@ describe('the control connection', () => {
     release()
   })
 })
+
+describe('arguments through the control connection (property)', () => {
+  it('reach tmux exactly, whatever they hold', async () => {
+    const fc = (await import('fast-check')).default
+    const { hostileString } = await import('./support/arbitraries.js')
+    t.newSession('main')
+    // tmux keeps option values as C strings and text as UTF-8: no NUL, no lone surrogate.
+    const value = hostileString(60).map((s) => s.replace(/\x00/g, ''))
+    await fc.assert(
+      fc.asyncProperty(value, async (v) => {
+        await tmux.exec(['set-option', '-t', 'main', '@probe', v])
+        expect(t.run('show-options', '-v', '-t', 'main', '@probe')).toBe(`${v}\n`)
+      }),
+      { numRuns: 40 },
+    )
+  })
+})

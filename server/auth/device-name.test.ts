@@ -59,3 +59,19 @@ describe('pairedDeviceName', () => {
     expect([...pairedDeviceName({ name: UNNAMED_DEVICE }, 'y'.repeat(1_000), ua)].length).toBe(64)
   })
 })
+
+describe('device names under any input (property)', () => {
+  it('are plain, short text whatever the user agent or the name asked for', async () => {
+    const fc = (await import('fast-check')).default
+    const { hostileString } = await import('../../tests/support/arbitraries.js')
+    fc.assert(
+      fc.property(fc.option(hostileString(300), { nil: undefined }), fc.option(hostileString(300), { nil: undefined }), (agent, asked) => {
+        for (const name of [deviceNameFromUserAgent(agent), pairedDeviceName({ name: UNNAMED_DEVICE }, asked, agent)]) {
+          expect(name).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u)
+          expect([...name].length).toBeLessThanOrEqual(64)
+          expect(name.length).toBeGreaterThan(0)
+        }
+      }),
+    )
+  })
+})

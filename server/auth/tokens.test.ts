@@ -78,3 +78,17 @@ describe('issueToken and verifyToken', () => {
     }
   })
 })
+
+describe('tokens under any input (property)', () => {
+  it('verifyToken says null for anything that is not a token it issued, never throws', async () => {
+    const fc = (await import('fast-check')).default
+    const { hostileString } = await import('../../tests/support/arbitraries.js')
+    const jwtish = fc.tuple(hostileString(40), hostileString(40), hostileString(40)).map((parts) => parts.map((p) => Buffer.from(p).toString('base64url')).join('.'))
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(hostileString(), jwtish), async (token) => {
+        expect(await verifyToken(key, token, { audience: aud, now })).toBeNull()
+      }),
+      { numRuns: 200 },
+    )
+  })
+})

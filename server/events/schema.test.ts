@@ -90,3 +90,24 @@ describe('serializeEvent', () => {
     expect(JSON.parse(text)).toEqual(event)
   })
 })
+
+describe('event lines under any input (property)', () => {
+  it('parse or say why, never throw; an event that parses serializes to a line that parses the same', async () => {
+    const fc = (await import('fast-check')).default
+    const { hostileString, jsonText } = await import('../../tests/support/arbitraries.js')
+    const eventish = fc
+      .record({ id: fc.oneof(fc.integer(), fc.double(), fc.string()), ts: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.string()), type: fc.oneof(fc.constantFrom('stop', 'notify', 'error'), fc.string()), message: hostileString(80), tmux_window: fc.anything() }, { requiredKeys: [] })
+      .map((o) => JSON.stringify(o))
+    fc.assert(
+      fc.property(fc.oneof(hostileString(), jsonText, eventish), (line) => {
+        const parsed = parseEventLine(line)
+        if (!parsed.ok) {
+          expect(['malformed', 'invalid']).toContain(parsed.reason)
+          return
+        }
+        expect(parseEventLine(serializeEvent(parsed.event))).toEqual(parsed)
+        expect(serializeEvent(parsed.event)).not.toMatch(/[\n\r]/)
+      }),
+    )
+  })
+})

@@ -138,3 +138,43 @@ describe('followEvents', () => {
     await until(() => expect(gotIds()).toEqual([1]))
   })
 })
+
+describe('followEvents under any writes (property)', () => {
+  it('delivers exactly the good lines, in order, however the bytes are split', async () => {
+    const fc = (await import('fast-check')).default
+    const { hostileString } = await import('../../tests/support/arbitraries.js')
+    const garbage = hostileString(60).map((s) => s.replace(/\n/g, ' '))
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.oneof({ weight: 3, arbitrary: fc.constant('event') }, { weight: 1, arbitrary: garbage }), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 30 }),
+        async (kinds, cuts) => {
+          rmSync(eventsPath(home), { force: true })
+          got = []
+          let id = 0
+          const expected: number[] = []
+          const text = kinds
+            .map((kind) => {
+              if (kind !== 'event') return `${kind}\n`
+              expected.push(++id)
+              return line(id, `m${id} ✳`)
+            })
+            .join('')
+          await follow()
+          // Written in pieces of the drawn sizes: lines arrive split anywhere, a multi-byte character too.
+          const bytes = Buffer.from(text, 'utf8')
+          let at = 0
+          for (let i = 0; at < bytes.length; i++) {
+            const size = cuts[i % cuts.length] ?? 1
+            appendFileSync(eventsPath(home), bytes.subarray(at, at + size))
+            at += size
+          }
+          await until(() => expect(gotIds()).toEqual(expected))
+          await follower?.stop()
+          follower = undefined
+        },
+      ),
+      { numRuns: 15 },
+    )
+  })
+})

@@ -212,3 +212,32 @@ describe('parseSessionPatterns', () => {
     expect(badPattern(['*'] as unknown as string)).toMatch(/must be text/)
   })
 })
+
+describe('session patterns under any input (property)', () => {
+  it('parse or refuse with BAD_PATTERN, never anything else; a parsed list reads back the same', async () => {
+    const fc = (await import('fast-check')).default
+    const { hostileString } = await import('../../tests/support/arbitraries.js')
+    fc.assert(
+      fc.property(hostileString(120), (text) => {
+        let patterns: SessionPatterns
+        try {
+          patterns = parseSessionPatterns(text)
+        } catch (err) {
+          expect((err as HandoffError).code).toBe('BAD_PATTERN')
+          return
+        }
+        expect(parseSessionPatterns(formatSessionPatterns(patterns))).toEqual(patterns)
+      }),
+    )
+  })
+
+  it('a pattern without wildcards allows exactly its own name', async () => {
+    const fc = (await import('fast-check')).default
+    const name = fc.string({ unit: fc.constantFrom(...'abcXY09-_.'), minLength: 1, maxLength: 20 })
+    fc.assert(
+      fc.property(name, name, (pattern, session) => {
+        expect(allows(pattern, session)).toBe(pattern === session)
+      }),
+    )
+  })
+})

@@ -55,3 +55,45 @@ describe('control-mode stream', () => {
     expect(parse('garbage\n\n%output %x bad\n%output %2 ok\n')).toEqual([{ type: 'output', pane: 2, data: Buffer.from('ok') }])
   })
 })
+
+describe('the control-mode stream under any split (property)', () => {
+  it('gives the same events however the bytes arrive, and exact output bytes', async () => {
+    const fc = (await import('fast-check')).default
+    const { hostileString } = await import('../../tests/support/arbitraries.js')
+    // tmux's encoding of pane output: bytes below 32 and the backslash as octal.
+    const encode = (data: Buffer) => [...data].map((b) => (b < 32 || b === 0x5c ? `\\${b.toString(8).padStart(3, '0')}` : String.fromCharCode(b))).join('')
+    const item = fc.oneof(
+      fc.uint8Array({ maxLength: 50 }).map((bytes) => ({ kind: 'output' as const, data: Buffer.from(bytes) })),
+      fc.array(hostileString(30).map((s) => s.replace(/\n/g, ' ')), { maxLength: 4 }).map((lines) => ({ kind: 'reply' as const, lines })),
+      fc.constantFrom('window-add @1', 'sessions-changed', 'exit').map((n) => ({ kind: 'notification' as const, n })),
+    )
+    fc.assert(
+      fc.property(fc.array(item, { maxLength: 10 }), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 20 }), (items, cuts) => {
+        let number = 100
+        const stream = Buffer.concat(
+          items.map((it) => {
+            if (it.kind === 'output') return Buffer.concat([Buffer.from('%output %7 '), Buffer.from(encode(it.data), 'latin1'), Buffer.from('\n')])
+            if (it.kind === 'notification') return Buffer.from(`%${it.n}\n`)
+            number++
+            return Buffer.from(`%begin 1700000000 ${number} 1\n${it.lines.map((l) => `${l}\n`).join('')}%end 1700000000 ${number} 1\n`, 'utf8')
+          }),
+        )
+        const events: ControlEvent[] = []
+        const parser = new ControlParser((e) => events.push(e))
+        let at = 0
+        for (let i = 0; at < stream.length; i++) {
+          const size = cuts[i % cuts.length] ?? 1
+          parser.push(stream.subarray(at, at + size))
+          at += size
+        }
+        expect(events).toHaveLength(items.length)
+        items.forEach((it, i) => {
+          const e = events[i]!
+          if (it.kind === 'output') expect(e).toEqual({ type: 'output', pane: 7, data: it.data })
+          else if (it.kind === 'reply') expect(e).toEqual({ type: 'reply', ok: true, fromClient: true, truncated: false, lines: it.lines })
+          else expect(e.type).toBe('notification')
+        })
+      }),
+    )
+  })
+})

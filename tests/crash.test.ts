@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { runCrashRounds } from '../bench/crash.js'
 import { startServer } from '../server/index.js'
 import { addSignedInDevice } from './support/device.js'
 import { TermClient } from './support/term.js'
@@ -74,4 +75,15 @@ describe('a Handoff server killed with SIGKILL', () => {
       await next.close()
     }
   })
+})
+
+describe('state files under SIGKILL at random moments', () => {
+  it('are whole after every kill (the old or the new content, whole log lines, ids in order), and the server starts', async () => {
+    // The short version of `node dist/bench/crash.js --rounds 200` (docs/security.md).
+    const report = await runCrashRounds(15)
+    expect(report.problems).toEqual([])
+    expect(report.serverStartFailures).toBe(0)
+    expect(report.killsAfterStart).toBe(15)
+    expect(report.events).toBeGreaterThan(0)
+  }, 60_000)
 })

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual } from 'node:util'
 import { readSubscriptions } from '../server/events/push/subscriptions.js'
@@ -16,6 +16,7 @@ import { parseEventLine } from '../server/events/index.js'
 import { startServer } from '../server/index.js'
 import { readAudit, readDevices, readStateFile } from '../server/store/index.js'
 import { CRASH_DEVICES, CRASH_SUBSCRIPTIONS } from './crash-states.js'
+import { builtBenchScript } from './harness.js'
 
 export interface CrashReport {
   rounds: number
@@ -29,9 +30,7 @@ export interface CrashReport {
   seconds: number
 }
 
-// The built writer, also when this file runs from source (the test suite, after `npm run build`).
-const HERE = fileURLToPath(import.meta.url)
-const WRITER = HERE.endsWith('.ts') ? join(dirname(HERE), '..', 'dist', 'bench', 'crash-writer.js') : join(dirname(HERE), 'crash-writer.js')
+const WRITER = builtBenchScript('crash-writer.js')
 
 /** Runs the writer and kills it with SIGKILL after `delayMs` of writing. */
 async function killWriterAfter(home: string, delayMs: number): Promise<boolean> {

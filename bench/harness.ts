@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as pty from 'node-pty'
 import WebSocket from 'ws'
@@ -13,6 +13,16 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
   delete env.TMUX
   delete env.TMUX_PANE
   return { ...env, TERM: 'xterm-256color', ...extra }
+}
+
+/**
+ * The built file of a bench script (`dist/bench/NAME`): a process of its own
+ * runs JavaScript, also when the caller runs from source (the test suite,
+ * after `npm run build`).
+ */
+export function builtBenchScript(name: string): string {
+  const here = fileURLToPath(import.meta.url)
+  return here.endsWith('.ts') ? join(dirname(here), '..', 'dist', 'bench', name) : join(dirname(here), name)
 }
 
 /** A private tmux server (`-L handoff-bench-<pid>`, our own config), never the user's. */
@@ -306,7 +316,7 @@ export class ServerProcess {
   ) {}
 
   static start(tmuxSocket: string, home: string, nodeArgs: string[] = []): Promise<ServerProcess> {
-    const script = fileURLToPath(new URL('./server-process.js', import.meta.url))
+    const script = builtBenchScript('server-process.js')
     const child = spawn(process.execPath, [...nodeArgs, script, tmuxSocket, home], {
       stdio: ['pipe', 'pipe', 'inherit'],
       env: cleanEnv(),

@@ -1,9 +1,7 @@
-import { rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as v from 'valibot'
 import { HandoffError } from '../errors.js'
-import { appendStateFile, ensureHome, openStateFile, readStateFile, writeFileAtomic } from '../store/files.js'
-import { withFileLock } from '../store/lock.js'
+import { appendStateFile, ensureHome, openStateFile, readStateFile, rotateLines, withFileLock, writeFileAtomic } from '../store/index.js'
 import { EVENT_ID_LIMITS, impossibleId } from './ids.js'
 import { EventInputSchema, parseEventLine, serializeEvent, type EventInput, type HandoffEvent } from './schema.js'
 
@@ -92,7 +90,7 @@ export async function appendEvent(home: string, input: EventInput, options: Appe
       const body = Buffer.from(`${serializeEvent(event)}\n`, 'utf8')
       let prefix = tail.endsInNewline ? '' : '\n'
       if (tail.size > 0 && tail.size + prefix.length + body.length > maxBytes) {
-        await rename(path, rotatedEventsPath(home))
+        await rotateLines(path, 1, () => rotatedEventsPath(home))
         prefix = ''
       }
       // The id is spent before the line is written: a crash in between leaves a gap, never a reused id.

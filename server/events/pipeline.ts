@@ -1,9 +1,10 @@
 import * as v from 'valibot'
-import { ensureHome, readStateFile, writeFileAtomic } from '../store/files.js'
-import { eventsStatePath } from './log.js'
+import { isHandoffError } from '../errors.js'
+import { ensureHome, jsonStateFile } from '../store/index.js'
+import { impossibleId } from './ids.js'
+import { EVENTS_STATE_FILE } from './log.js'
 import type { HandoffEvent } from './schema.js'
 import { followEvents, type SkipReason } from './tail.js'
-import { impossibleId } from './ids.js'
 
 export const PIPELINE_LIMITS = {
   /** Events written while the server was down are dispatched only if younger than this (default of `maxAgeMs`). */
@@ -102,18 +103,25 @@ class HandledIds {
   }
 }
 
-async function readState(path: string, log: (line: string) => void): Promise<v.InferOutput<typeof StateSchema> | undefined> {
-  const text = await readStateFile(path)
-  if (text === undefined) return undefined
+/** events.state.json: written by the server alone, so without the lock. */
+const stateFile = jsonStateFile({
+  name: EVENTS_STATE_FILE,
+  schema: StateSchema,
+  empty: { version: 1 as const, low: 0, above: [], lastId: 0 },
+  kind: 'a version 1 events state file',
+  fix: () => 'the server starts as if new.',
+})
+
+async function readState(home: string, log: (line: string) => void): Promise<v.InferOutput<typeof StateSchema> | undefined> {
   try {
-    const parsed = v.safeParse(StateSchema, JSON.parse(text))
+    const state = await stateFile.read(home)
     // A wild id remembered here would make every later event look handled: the state is damaged then.
-    if (parsed.success && !impossibleId(parsed.output.lastId, 0) && !impossibleId(parsed.output.low, 0)) return parsed.output
-  } catch {
-    // fall through
+    if (!impossibleId(state.lastId, 0) && !impossibleId(state.low, 0)) return state
+  } catch (err) {
+    if (!isHandoffError(err, 'BAD_STATE')) throw err
   }
   // Losing the state only risks pushing the last maxAgeMs of events again: not worth refusing to start.
-  log(`events: ${path} is damaged; starting as if new (events of the last minutes may be pushed again)`)
+  log(`events: ${stateFile.path(home)} is damaged; starting as if new (events of the last minutes may be pushed again)`)
   return undefined
 }
 
@@ -140,8 +148,7 @@ export async function startEventPipeline(home: string, options: PipelineOptions)
   const ringSize = options.ringSize ?? PIPELINE_LIMITS.ringSize
   const stateWriteMs = options.stateWriteMs ?? PIPELINE_LIMITS.stateWriteMs
   await ensureHome(home)
-  const statePath = eventsStatePath(home)
-  const saved = await readState(statePath, log)
+  const saved = await readState(home, log)
   const handled = new HandledIds(saved?.low ?? 0, saved?.above ?? [], PIPELINE_LIMITS.reorderWindow)
   let highest = saved?.lastId ?? 0
 
@@ -160,9 +167,9 @@ export async function startEventPipeline(home: string, options: PipelineOptions)
     dirty = false
     const state = { version: 1 as const, ...handled.toJSON(), lastId: highest }
     try {
-      await writeFileAtomic(statePath, `${JSON.stringify(state)}\n`)
+      await stateFile.write(home, state)
     } catch (err) {
-      log(`events: cannot write ${statePath} (${(err as NodeJS.ErrnoException).code ?? String(err)}); a restart may push recent events again`)
+      log(`events: cannot write ${stateFile.path(home)} (${(err as NodeJS.ErrnoException).code ?? String(err)}); a restart may push recent events again`)
     }
   }
   const scheduleState = (): void => {

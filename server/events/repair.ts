@@ -1,7 +1,6 @@
 import { join } from 'node:path'
 import { HandoffError } from '../errors.js'
-import { appendStateFile, readStateFile, writeFileAtomic } from '../store/files.js'
-import { withFileLock } from '../store/lock.js'
+import { appendStateFile, readStateFile, withFileLock, writeFileAtomic } from '../store/index.js'
 import { EVENT_ID_LIMITS, impossibleId } from './ids.js'
 import { EVENT_LOG_LIMITS, eventsPath, eventsSeqPath, eventsStatePath, readDispatchedId, readSeq, rotatedEventsPath } from './log.js'
 import { parseEventLine } from './schema.js'

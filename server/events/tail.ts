@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs'
 import { stat, type FileHandle } from 'node:fs/promises'
-import { openStateFile } from '../store/files.js'
+import { openStateFile } from '../store/index.js'
 import { impossibleId } from './ids.js'
 import { EVENTS_FILE, ROTATED_EVENTS_FILE, eventsPath, rotatedEventsPath } from './log.js'
 import { EVENT_LIMITS, parseEventLine, type HandoffEvent } from './schema.js'

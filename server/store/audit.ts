@@ -1,9 +1,10 @@
-import { access, constants, mkdir, readdir, rename, rm, stat, statfs } from 'node:fs/promises'
+import { access, constants, mkdir, readdir, rm, stat, statfs } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import * as v from 'valibot'
 import { HandoffError, isHandoffError } from '../errors.js'
 import { hasControlChars } from '../untrusted.js'
 import { appendStateFile, openStateFile, readStateFile } from './files.js'
+import { rotateLines } from './lines-file.js'
 import { withFileLock } from './lock.js'
 
 export const AUDIT_LIMITS = {
@@ -180,14 +181,7 @@ async function rotateIfFull(home: string, incoming: number, fileBytes: number, k
   try {
     await withFileLock(path, async () => {
       if (!(await full())) return // another process rotated first
-      await rm(rotatedPath(home, Math.max(keepFiles, 1)), { force: true })
-      for (let n = keepFiles - 1; n >= 1; n--) {
-        await rename(rotatedPath(home, n), rotatedPath(home, n + 1)).catch((err: NodeJS.ErrnoException) => {
-          if (err.code !== 'ENOENT') throw err
-        })
-      }
-      if (keepFiles >= 1) await rename(path, rotatedPath(home, 1))
-      else await rm(path, { force: true })
+      await rotateLines(path, keepFiles, (n) => rotatedPath(home, n))
       // Files beyond keepFiles, left from a larger setting.
       for (const name of await readdir(home)) {
         const m = ROTATED.exec(name)

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { watch, type FSWatcher } from 'node:fs'
-import { lstat, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as v from 'valibot'
 import { HandoffError } from '../errors.js'
-import { ensureHome, readStateFile, writeFileAtomic } from './files.js'
-import { withFileLock, type LockOptions } from './lock.js'
+import { jsonStateFile } from './json-file.js'
+import type { LockOptions } from './lock.js'
 
 export const DEVICE_LIMITS = {
   nameChars: 64, // characters (Unicode code points) in a device name, cut at a grapheme boundary
@@ -172,28 +172,15 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 const _schemaMatchesRecord: Same<v.InferOutput<typeof DeviceSchema>, DeviceRecord> = true
 void _schemaMatchesRecord
 
-function describeIssue(issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string {
-  const issue = issues[0]
-  const path = v.getDotPath(issue)
-  return `${path ? `${path}: ` : ''}${issue.message}`
-}
-
-function badState(path: string, problem: string, cause?: unknown): HandoffError {
-  return new HandoffError(
-    'BAD_STATE',
-    500,
-    `${path} ${problem}. The file was left untouched. Fix it by hand, or move it aside ` +
-      `(mv ${JSON.stringify(path)} ${JSON.stringify(`${path}.bad`)}) to start with no devices; every phone will then need pairing again.`,
-    cause === undefined ? undefined : { cause },
-  )
-}
-
-/**
- * The last devices.json read, by path: its file's identity and what it held.
- * Every write replaces the file (a new inode), so an unchanged identity is an
- * unchanged file: a request then pays one stat instead of a read and a parse.
- */
-const lastRead = new Map<string, { signature: string; devices: readonly DeviceRecord[] }>()
+/** devices.json: parsed again only when it changed, since every request reads it. */
+const devicesFile = jsonStateFile({
+  name: DEVICES_FILE,
+  schema: DevicesFileSchema,
+  empty: { version: 1 as const, devices: [] },
+  kind: 'a version 1 devices file',
+  fix: (path) => `fix it by hand, or move it aside (mv ${JSON.stringify(path)} ${JSON.stringify(`${path}.bad`)}) to start with no devices; every phone will then need pairing again.`,
+  cache: true,
+})
 
 /**
  * Reads every device record. A missing file is no devices; a corrupt or
@@ -201,33 +188,7 @@ const lastRead = new Map<string, { signature: string; devices: readonly DeviceRe
  * frozen: they may be the ones the last read returned.
  */
 export async function readDevices(home: string): Promise<DeviceRecord[]> {
-  const path = devicesPath(home)
-  let text: string
-  let signature: string
-  try {
-    // lstat: a link put in its place is a new identity, read (and refused) below.
-    const s = await lstat(path, { bigint: true })
-    signature = `${s.dev}:${s.ino}:${s.mtimeNs}:${s.ctimeNs}:${s.size}`
-    const cached = lastRead.get(path)
-    if (cached?.signature === signature) return [...cached.devices]
-    const read = await readStateFile(path)
-    if (read === undefined) return []
-    text = read
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw err
-  }
-  let raw: unknown
-  try {
-    raw = JSON.parse(text)
-  } catch (err) {
-    throw badState(path, `is not valid JSON (${(err as Error).message})`, err)
-  }
-  const parsed = v.safeParse(DevicesFileSchema, raw)
-  if (!parsed.success) throw badState(path, `is not a version 1 devices file (${describeIssue(parsed.issues)})`)
-  const devices = parsed.output.devices.map((d) => Object.freeze(d))
-  lastRead.set(path, { signature, devices })
-  return [...devices]
+  return [...(await devicesFile.read(home)).devices]
 }
 
 /**
@@ -244,23 +205,8 @@ export async function updateDevices(
   change: (devices: DeviceRecord[]) => DeviceRecord[] | Promise<DeviceRecord[]>,
   options: LockOptions = {},
 ): Promise<DeviceRecord[]> {
-  await ensureHome(home)
-  const path = devicesPath(home)
-  return withFileLock(
-    path,
-    async () => {
-      const before = await readDevices(home)
-      const next = await change(structuredClone(before))
-      const checked = v.safeParse(DevicesFileSchema, { version: 1, devices: next })
-      if (!checked.success) {
-        throw new HandoffError('INTERNAL', 500, `refusing to write ${path}: ${describeIssue(checked.issues)}; the file was not changed`)
-      }
-      const text = `${JSON.stringify({ version: 1, devices: checked.output.devices }, null, 2)}\n`
-      if (text !== `${JSON.stringify({ version: 1, devices: before }, null, 2)}\n`) await writeFileAtomic(path, text)
-      return checked.output.devices
-    },
-    options,
-  )
+  const file = await devicesFile.update(home, async (current) => ({ version: 1 as const, devices: await change(current.devices) }), options)
+  return file.devices
 }
 
 /**

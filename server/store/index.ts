@@ -1,4 +1,7 @@
 export { appendStateFile, defaultHome, ensureHome, loadSecretFile, openStateFile, readJsonFile, readStateFile, removeFile, writeFileAtomic } from './files.js'
+export { jsonStateFile } from './json-file.js'
+export { rotateLines } from './lines-file.js'
+export type { JsonFile, JsonFileSpec } from './json-file.js'
 export { LOCK_LIMITS, lockPathFor, withFileLock } from './lock.js'
 export type { LockOptions, LockOwner } from './lock.js'
 export {

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import * as v from 'valibot'
 import { HandoffError } from '../../errors.js'
-import { ensureHome, readStateFile, withFileLock, writeFileAtomic, type DeviceRecord } from '../../store/index.js'
+import { jsonStateFile, type DeviceRecord } from '../../store/index.js'
 import { checkEndpoint, checkKeys } from './endpoint.js'
 import { PUSH_LIMITS } from './limits.js'
 
@@ -39,56 +39,34 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 const _schemaMatchesRecord: Same<v.InferOutput<typeof SubscriptionSchema>, PushSubscriptionRecord> = true
 void _schemaMatchesRecord
 
+/** push.json. */
+const pushFile = jsonStateFile({
+  name: PUSH_FILE,
+  schema: PushFileSchema,
+  empty: { version: 1 as const, subscriptions: [] },
+  kind: 'a version 1 push file',
+  fix: () => 'fix it by hand or remove it (phones then turn notifications on again).',
+})
+
 /**
  * Every stored subscription. A missing file is none; a corrupt one is BAD_STATE
  * naming the file (never overwritten). Endpoints are not re-checked here:
  * senders check each one before sending.
  */
 export async function readSubscriptions(home: string): Promise<PushSubscriptionRecord[]> {
-  const path = pushPath(home)
-  const text = await readStateFile(path)
-  if (text === undefined) return []
-  let raw: unknown
-  try {
-    raw = JSON.parse(text)
-  } catch {
-    throw badState(path, 'is not valid JSON')
-  }
-  const parsed = v.safeParse(PushFileSchema, raw)
-  if (!parsed.success) {
-    const issue = parsed.issues[0]
-    const at = v.getDotPath(issue)
-    throw badState(path, `is not a version 1 push file (${at ? `${at}: ` : ''}${issue.message})`)
-  }
-  return parsed.output.subscriptions
-}
-
-function badState(path: string, problem: string): HandoffError {
-  return new HandoffError(
-    'BAD_STATE',
-    500,
-    `${path} ${problem}. It was left untouched; fix it by hand or remove it (phones then turn notifications on again).`,
-  )
+  return (await pushFile.read(home)).subscriptions
 }
 
 /**
  * Read-modify-write of push.json under its lock (validated, atomic, 0600).
- * Returns what was written; writes nothing when `change` returns the same array.
+ * Returns what was written; writes nothing when `change` leaves it as it was.
  */
 export async function updateSubscriptions(
   home: string,
   change: (subs: PushSubscriptionRecord[]) => PushSubscriptionRecord[],
 ): Promise<PushSubscriptionRecord[]> {
-  await ensureHome(home)
-  const path = pushPath(home)
-  return withFileLock(path, async () => {
-    const current = await readSubscriptions(home)
-    const next = change(current)
-    if (next === current) return current
-    const file = v.parse(PushFileSchema, { version: 1, subscriptions: next })
-    await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`)
-    return file.subscriptions
-  })
+  const file = await pushFile.update(home, (current) => ({ version: 1 as const, subscriptions: change(current.subscriptions) }))
+  return file.subscriptions
 }
 
 /** What a browser posts: `PushSubscription.toJSON()`'s fields and the private switch. */

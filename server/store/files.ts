@@ -71,8 +71,11 @@ export async function openStateFile(path: string, how: keyof typeof OPEN_FLAGS):
   }
 }
 
-/** A state file's text, or undefined when it does not exist; refused like `openStateFile`. */
-export async function readStateFile(path: string): Promise<string | undefined> {
+/**
+ * A state file's text, or undefined when it does not exist; refused like
+ * `openStateFile`. `tighten`: a mode looser than 0600 is set back (a secret).
+ */
+export async function readStateFile(path: string, options: { tighten?: boolean } = {}): Promise<string | undefined> {
   let file: FileHandle
   try {
     file = await openStateFile(path, 'read')
@@ -81,6 +84,7 @@ export async function readStateFile(path: string): Promise<string | undefined> {
     throw err
   }
   try {
+    if (options.tighten && ((await file.stat()).mode & 0o077) !== 0) await file.chmod(0o600)
     return await file.readFile('utf8')
   } finally {
     await file.close()
@@ -160,7 +164,7 @@ export const removeFile = (path: string): Promise<void> => rm(path, { force: tru
  * A loosened mode is tightened back to 0600 on every read.
  */
 export async function loadSecretFile<T>(path: string, make: () => string, parse: (text: string) => T): Promise<T> {
-  let text = await readSecret(path)
+  let text = await readStateFile(path, { tighten: true })
   if (text === undefined) {
     await ensureHome(dirname(path))
     const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.new`)
@@ -172,25 +176,9 @@ export async function loadSecretFile<T>(path: string, make: () => string, parse:
     } finally {
       await rm(tmp, { force: true })
     }
-    text = await readSecret(path)
+    text = await readStateFile(path, { tighten: true })
     if (text === undefined) throw new HandoffError('BAD_CONFIG', 500, `${path} disappeared while it was being created; run the command again`)
   }
   return parse(text)
 }
 
-async function readSecret(path: string): Promise<string | undefined> {
-  let file: FileHandle
-  try {
-    file = await openStateFile(path, 'read')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
-  }
-  try {
-    const { mode } = await file.stat()
-    if ((mode & 0o077) !== 0) await file.chmod(0o600)
-    return await file.readFile('utf8')
-  } finally {
-    await file.close()
-  }
-}

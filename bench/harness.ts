@@ -372,6 +372,11 @@ export class ServerProcess {
     return (await this.ask<{ spawns: number }>('spawns')).spawns
   }
 
+  /** Bytes of objects and buffers the server process holds (its V8 heap without compiled code, plus external memory). */
+  async objectBytes(): Promise<number> {
+    return (await this.ask<{ objectBytes: number }>('heap')).objectBytes
+  }
+
   /** A full garbage collection in the server process (started with --expose-gc), then a pause for V8 to give the pages back. */
   async collectGarbage(): Promise<void> {
     await this.ask('gc')

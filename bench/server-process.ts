@@ -8,6 +8,7 @@
 //               when started with --expose-gc), so memory readings count live memory.
 // Stops on SIGTERM, SIGINT or when stdin closes (the bench died).
 import { createInterface } from 'node:readline'
+import v8 from 'node:v8'
 import { startServer } from '../server/index.js'
 import { tmuxSpawns } from '../server/tmux/index.js'
 import { addSignedInDevice } from '../tests/support/device.js'
@@ -46,7 +47,13 @@ function answer(request: string): Record<string, unknown> {
     gc({ type: 'major', execution: 'sync', flavor: 'last-resort' })
     return { gc: true }
   }
-  return { error: `unknown request ${JSON.stringify(request.slice(0, 40))}; known: spawns, gc` }
+  if (request === 'heap') {
+    // What the program holds, apart from compiled code and the allocator's slack: objects and buffers.
+    const { heapUsed, external } = process.memoryUsage()
+    const code = v8.getHeapSpaceStatistics().filter((s) => s.space_name.startsWith('code')).reduce((n, s) => n + s.space_used_size, 0)
+    return { objectBytes: heapUsed - code + external }
+  }
+  return { error: `unknown request ${JSON.stringify(request.slice(0, 40))}; known: spawns, gc, heap` }
 }
 
 // Reading a line costs nothing while the bench sends none: no timer, no tmux.

@@ -1,7 +1,7 @@
 import { ApiError } from './api.js'
 import { h } from './dom.js'
 import type { DisposableStore } from './lifetime.js'
-import type { TerminalTarget } from './term-socket.js'
+import type { TerminalTarget } from './terminal/socket.js'
 import type { TabTag } from '../protocol/index.js'
 
 /** The tag a tab's notifications carry (server/events/push/payload.ts): a newer one replaces the older. */

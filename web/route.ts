@@ -1,4 +1,4 @@
-import type { TerminalTarget } from './term-socket.js'
+import type { TerminalTarget } from './terminal/socket.js'
 
 /**
  * What the address bar shows: `/` is the sessions list, `/t/SESSION/WINDOW`

@@ -18,7 +18,7 @@ import { DisposableStore, type Disposable } from './lifetime.js'
 import { notificationsPanel } from './notifications.js'
 import { LOCK_CHOICES, lockAfterMinutes, setLockAfterMinutes, type LockMinutes } from './shell/lock.js'
 import { ago, isUnreachable, lastKnownList, offlineBanner, readLastKnown, rememberSessions, RETRY, windowLabel } from './shell/offline.js'
-import type { TerminalTarget } from './term-socket.js'
+import type { TerminalTarget } from './terminal/socket.js'
 
 /** How often the "4 min ago" labels are redrawn: they age with no change in tmux to send. */
 export const AGES_REPAINT_MS = 30_000

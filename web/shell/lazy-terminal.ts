@@ -1,7 +1,7 @@
 import type { Device } from '../api.js'
 import { h } from '../dom.js'
 import { DisposableStore, type Disposable } from '../lifetime.js'
-import type { TerminalTarget } from '../term-socket.js'
+import type { TerminalTarget } from '../terminal/socket.js'
 import type { TerminalScreenOptions } from '../terminal-view.js'
 
 type TerminalChunk = typeof import('./terminal-chunk.js')

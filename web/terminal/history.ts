@@ -1,4 +1,4 @@
-import type { TerminalTarget } from '../term-socket.js'
+import type { TerminalTarget } from './socket.js'
 
 /**
  * The pane's text with its colours (`GET …/history`, docs/protocol.md):

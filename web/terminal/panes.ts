@@ -2,7 +2,7 @@ import { Terminal } from '@xterm/xterm'
 import type { PaneJson } from '../../protocol/index.js'
 import { h } from '../dom.js'
 import type { Disposable } from '../lifetime.js'
-import type { WindowLayout } from '../term-socket.js'
+import type { WindowLayout } from './socket.js'
 
 /** Cell size of the overview's terminals, in CSS pixels before scaling. */
 const OVERVIEW_FONT_SIZE = 14
@@ -117,5 +117,95 @@ export class PaneOverview implements Disposable {
     this.canvas.style.width = `${width}px`
     this.canvas.style.height = `${layout.rows * cellHeight}px`
     this.canvas.style.transform = `scale(${scale})`
+  }
+}
+
+export interface PaneSwitcherDeps {
+  /** Tells the server which pane keys go to, and whether it is shown alone (one of several). */
+  focus(pane: number, zoom: boolean): void
+  /** The shown pane changed (focus the terminal). */
+  shown(): void
+}
+
+/**
+ * Which pane of the window the terminal shows: the window's active pane
+ * until the user picks another in the pane bar or the overview. Owns both.
+ * A newly shown pane's output is held back until its sync arrives: what came
+ * before was drawn for another pane's terminal.
+ */
+export class PaneSwitcher implements Disposable {
+  readonly bar = h('div', { class: 'pane-bar', 'data-testid': 'pane-bar', hidden: true })
+  readonly overview = new PaneOverview((pane) => this.show(pane))
+  private layout: WindowLayout | undefined
+  private shownPane: number | undefined
+  private awaitingSync = true
+
+  constructor(private readonly deps: PaneSwitcherDeps) {}
+
+  /** The window has several panes: the overview gets every pane's output too. */
+  get several(): boolean {
+    return (this.layout?.panes.length ?? 1) > 1
+  }
+
+  /** Follows a layout frame; returns the shown pane (its size is the terminal's). */
+  apply(layout: WindowLayout): PaneJson | undefined {
+    this.layout = layout
+    this.overview.update(layout)
+    if (this.shownPane === undefined || !layout.panes.some((p) => p.id === this.shownPane)) {
+      this.shownPane = (layout.panes.find((p) => p.active) ?? layout.panes[0])?.id
+      this.awaitingSync = true
+      if (this.shownPane !== undefined && this.several) this.deps.focus(this.shownPane, true)
+    }
+    this.render()
+    return layout.panes.find((p) => p.id === this.shownPane)
+  }
+
+  /** A sync frame: true when it is the shown pane's (its output is the terminal's from now on). */
+  synced(pane: number): boolean {
+    if (pane !== this.shownPane) return false
+    this.awaitingSync = false
+    return true
+  }
+
+  /** Whether output of `pane` goes to the terminal. */
+  isShown(pane: number): boolean {
+    return pane === this.shownPane && !this.awaitingSync
+  }
+
+  show(pane: number): void {
+    this.overview.hide()
+    if (pane !== this.shownPane) {
+      this.shownPane = pane
+      this.awaitingSync = true
+    }
+    this.deps.focus(pane, this.several)
+    this.render()
+    this.deps.shown()
+  }
+
+  dispose(): void {
+    this.overview.dispose()
+    this.bar.remove()
+  }
+
+  private render(): void {
+    const panes = this.layout?.panes ?? []
+    this.bar.hidden = panes.length < 2
+    if (panes.length < 2) return
+    const all = h('button', { type: 'button', class: 'pane-chip', 'data-testid': 'pane-all', 'aria-pressed': String(this.overview.visible) }, '▦ all')
+    all.addEventListener('click', () => {
+      if (this.overview.visible) this.overview.hide()
+      else this.overview.show(this.shownPane)
+      this.render()
+    })
+    this.bar.replaceChildren(
+      all,
+      ...panes.map((p, i) => {
+        const pressed = p.id === this.shownPane && !this.overview.visible
+        const chip = h('button', { type: 'button', class: 'pane-chip', 'data-testid': `pane-${p.id}`, 'aria-pressed': String(pressed) }, `${i + 1}${p.active ? ' •' : ''}`)
+        chip.addEventListener('click', () => this.show(p.id))
+        return chip
+      }),
+    )
   }
 }

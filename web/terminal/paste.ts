@@ -1,4 +1,5 @@
 import { h } from '../dom.js'
+import type { DisposableStore } from '../lifetime.js'
 
 /**
  * Safe paste: text that contains a line break would run commands the moment
@@ -50,4 +51,42 @@ export function confirmPaste(parent: HTMLElement, text: string): Promise<boolean
       finish(false)
     })
   })
+}
+
+export interface SafePasteDeps {
+  /** Where the preview dialog goes. */
+  screen: HTMLElement
+  /** Sends the text as a paste (through tmux, which brackets it when the program asked). */
+  send(text: string): void
+  /** Back to the terminal, keyboard up. */
+  focus(): void
+  isDisposed(): boolean
+}
+
+/**
+ * Every paste into `host` goes through here, before xterm's own listener:
+ * text with a line break is previewed first. Returns the same paste for the
+ * menu's Paste button. A read-only phone pastes nothing.
+ */
+export function safePaste(store: DisposableStore, host: HTMLElement, readOnly: boolean, deps: SafePasteDeps): (text: string) => void {
+  const paste = (text: string) => {
+    if (readOnly || !text) return
+    const send = () => {
+      deps.send(text)
+      deps.focus()
+    }
+    if (!pasteNeedsConfirmation(text)) return send()
+    void confirmPaste(deps.screen, text).then((ok) => {
+      if (ok && !deps.isDisposed()) send()
+    })
+  }
+  const onPasteEvent = (event: Event) => {
+    const text = (event as ClipboardEvent).clipboardData?.getData('text/plain') ?? ''
+    event.preventDefault()
+    event.stopImmediatePropagation()
+    paste(text)
+  }
+  host.addEventListener('paste', onPasteEvent, true)
+  store.defer(() => host.removeEventListener('paste', onPasteEvent, true))
+  return paste
 }

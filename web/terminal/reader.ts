@@ -1,6 +1,6 @@
 import { h } from '../dom.js'
 import { DisposableStore, type Disposable } from '../lifetime.js'
-import type { TerminalTarget } from '../term-socket.js'
+import type { TerminalTarget } from './socket.js'
 import { fetchHistory } from './history.js'
 import { cssColor, parseSgr, type Line, type RunStyle } from './sgr.js'
 

@@ -1,6 +1,6 @@
 import { SerializeAddon } from '@xterm/addon-serialize'
 import type { Terminal } from '@xterm/xterm'
-import type { TerminalTarget } from '../term-socket.js'
+import type { TerminalTarget } from './socket.js'
 
 /**
  * Instant resume: the last screen of each tab is kept in localStorage (as

@@ -3,7 +3,7 @@
  * device): font size, resize policy, how much history fills the scrollback.
  */
 
-import type { SizePolicy } from '../term-socket.js'
+import type { SizePolicy } from './socket.js'
 
 export type { SizePolicy }
 

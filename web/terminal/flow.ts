@@ -1,4 +1,4 @@
-import type { Disposable } from './lifetime.js'
+import type { Disposable } from '../lifetime.js'
 
 /**
  * Acknowledge rendered output in batches of this many bytes. The server

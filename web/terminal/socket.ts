@@ -1,7 +1,7 @@
-import type { ClientFrame, CloseCodes, PaneHeaderBytes, ServerFrame, SizePolicy } from '../protocol/index.js'
-import { ApiError, listWindows } from './api.js'
+import type { ClientFrame, CloseCodes, PaneHeaderBytes, ServerFrame, SizePolicy } from '../../protocol/index.js'
+import { ApiError, listWindows } from '../api.js'
 import { AckBatcher, inputFrames } from './flow.js'
-import { DisposableStore, type Disposable } from './lifetime.js'
+import { DisposableStore, type Disposable } from '../lifetime.js'
 
 export type { SizePolicy }
 /** The window as the server describes it: names and panes (docs/protocol.md#frames). */

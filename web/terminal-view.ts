@@ -94,7 +94,8 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
   const sizer = h('div', { class: 'terminal-sizer' })
   const host = h('div', { class: 'terminal-host', 'data-testid': 'terminal' }, sizer)
   const copyButton = h('button', { type: 'button', class: 'copy-chip', 'data-testid': 'copy', hidden: true }, 'Copy')
-  const body = h('div', { class: 'terminal-body' }, host, copyButton)
+  const offline = h('div', { class: 'offline-banner', 'data-testid': 'offline-banner', role: 'status', hidden: true }, 'Reconnecting… (keys are not sent)')
+  const body = h('div', { class: 'terminal-body' }, host, copyButton, offline)
   const strip = store.add(new WindowStrip(target, (next) => openWindow(next)))
   const panes = store.add(
     new PaneSwitcher({
@@ -134,12 +135,36 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
   const term = store.add(createTerminal(prefs, readOnly))
   term.open(sizer)
   useWebglRenderer(term)
+  // ---- input: only while the terminal shows the pane as it is now, and the reader does not cover it
+  /** Live, and the shown pane synced since the socket (re)opened: keys reach what the phone shows. */
+  let current = false
+  let reader: Disposable | undefined
+  const inputOpen = () => current && reader === undefined
+  /** A key typed while it cannot be sent is not lost silently: the banner says so, and the phone buzzes. */
+  const refused = () => {
+    if (reader) return
+    offline.dataset.flash = String(Date.now())
+    navigator.vibrate?.(50)
+  }
+  const send = (data: string | Uint8Array<ArrayBuffer>) => (inputOpen() ? socket?.input(data) : refused())
+  const showCurrent = (now: boolean) => {
+    current = now
+    offline.hidden = now
+    if (now) delete host.dataset.offline
+    else host.dataset.offline = ''
+    toolbar.setPaused(!inputOpen())
+  }
   // In place before the first fit, so the size the phone asks for is final.
-  const toolbar = store.add(new Toolbar({ send: (data) => !readOnly && socket?.input(data), appCursor: () => term.modes.applicationCursorKeysMode, disabled: readOnly }))
+  const toolbar = store.add(new Toolbar({ send: (data) => !readOnly && send(data), appCursor: () => term.modes.applicationCursorKeysMode, disabled: readOnly }))
   screen.append(toolbar.element)
-  wireInput(store, term, { readOnly, send: (data) => socket?.input(data), takeModifiers: () => toolbar.takeModifiers() })
+  wireInput(store, term, { readOnly, send, takeModifiers: () => toolbar.takeModifiers() })
   wireCopy(store, term, copyButton)
-  const paste = safePaste(store, host, readOnly, { screen, send: (text) => socket?.paste(text), focus: () => term.focus(), isDisposed: () => store.isDisposed })
+  const paste = safePaste(store, host, readOnly, {
+    screen,
+    send: (text) => (inputOpen() ? socket?.paste(text) : refused()),
+    focus: () => term.focus(),
+    isDisposed: () => store.isDisposed,
+  })
   store.add(term.onBell(() => navigator.vibrate?.(100)))
 
   // ---- size: the terminal has the shown pane's size; `fit` asks the window for the phone's
@@ -202,8 +227,10 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
   // ---- the socket
   const showState = (state: ConnectionState) => {
     status.dataset.state = state
-    status.textContent = state
-    if (state === 'live') void strip.load()
+    status.textContent = state === 'live' ? 'live' : state === 'connecting' ? 'connecting…' : 'offline'
+    // Open again only once the shown pane is synced: the screen is current before keys go out.
+    if (state !== 'live') showCurrent(false)
+    else void strip.load()
   }
   socket = store.add(
     new TermSocket(
@@ -218,7 +245,9 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
           refit()
         },
         sync: (pane, kind) => {
-          if (!panes.synced(pane) || kind !== 'full' || live) return
+          if (!panes.synced(pane) || kind !== 'full') return
+          if (!current) showCurrent(true)
+          if (live) return
           live = true
           stale.hidden = true
           delete host.dataset.stale
@@ -243,17 +272,18 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
     ),
   )
 
-  // ---- reader mode: over the live terminal, which keeps running underneath
-  let reader: Disposable | undefined
+  // ---- reader mode: over the live terminal, which keeps running underneath (and takes no keys meanwhile)
   const closeReader = () => {
     reader?.dispose()
     reader = undefined
+    toolbar.setPaused(!inputOpen())
     term.focus()
   }
   const showReader = () => {
     menu.close()
     reader?.dispose()
     reader = openReader(body, target, Math.max(prefs.historyLines, HISTORY_LINES.default), closeReader)
+    toolbar.setPaused(true)
   }
   store.defer(() => reader?.dispose())
   store.listen(readerButton, 'click', () => (reader ? closeReader() : showReader()))

@@ -14,8 +14,12 @@ export interface LastKnown {
 /** localStorage key; the value is JSON `LastKnown`. Session names only, never a secret. */
 const LAST_KNOWN_KEY = 'handoff.lastKnown'
 
-/** Retry delays while the computer is unreachable: 1 s doubling to 30 s. */
-export const RETRY = { firstMs: 1_000, maxMs: 30_000 } as const
+/**
+ * Retry delays while the computer is unreachable: 250 ms doubling to 1 s, so
+ * it is seen within a second of coming back; a network change or a return to
+ * the page retries at once.
+ */
+export const RETRY = { firstMs: 250, maxMs: 1_000 } as const
 
 /** Reads the last known sessions; undefined when none were stored or the value is damaged. */
 export function readLastKnown(): LastKnown | undefined {

@@ -25,6 +25,9 @@ export function openReader(parent: HTMLElement, target: TerminalTarget, lines: n
   )
   parent.append(panel)
   store.defer(() => panel.remove())
+  store.defer(() => search.clear())
+  // Keys go to the reader now, not to the terminal behind it.
+  text.focus()
   store.listen(done, 'click', close)
 
   const search = new Search(text, count)
@@ -32,8 +35,9 @@ export function openReader(parent: HTMLElement, target: TerminalTarget, lines: n
   store.listen(query, 'keydown', (event) => {
     const key = event as KeyboardEvent
     if (key.key === 'Enter') {
+      // The search starts at the newest match: Enter goes further back, Shift+Enter forward again.
       event.preventDefault()
-      search.step(key.shiftKey ? -1 : 1)
+      search.step(key.shiftKey ? 1 : -1)
     } else if (key.key === 'Escape') close()
   })
   store.listen(next, 'click', () => search.step(1))
@@ -87,7 +91,11 @@ function styleSpan(span: HTMLElement, style: RunStyle): void {
   if (decorations.length) span.style.textDecoration = decorations.join(' ')
 }
 
-/** Case-insensitive search over the text nodes; the current match is the page's selection. */
+/**
+ * Case-insensitive search over the text nodes. Matches are painted with the
+ * CSS Custom Highlight API, not the page's selection: moving the selection
+ * would take the caret out of the search field after the first letter.
+ */
 class Search {
   private matches: Range[] = []
   private current = -1
@@ -133,18 +141,32 @@ class Search {
     this.show()
   }
 
+  /** Removes the highlights (the reader closed). */
+  clear(): void {
+    highlights()?.delete('reader-match')
+    highlights()?.delete('reader-current')
+  }
+
   private show(): void {
     const range = this.matches[this.current]
     this.count.textContent = this.matches.length === 0 ? (this.root.textContent ? 'no match' : '') : `${this.current + 1}/${this.matches.length}`
     this.count.dataset.matches = String(this.matches.length)
+    this.count.dataset.current = String(this.current + 1)
+    const registry = highlights()
+    if (registry && typeof Highlight === 'function') {
+      registry.set('reader-match', new Highlight(...this.matches))
+      registry.set('reader-current', range ? new Highlight(range) : new Highlight())
+    }
     if (!range) return
-    const selection = window.getSelection()
-    selection?.removeAllRanges()
-    selection?.addRange(range)
     const line = range.startContainer.parentElement?.closest('.reader-line')
     line?.scrollIntoView({ block: 'center' })
+    if (line instanceof HTMLElement) line.dataset.current = ''
+    for (const other of this.root.querySelectorAll<HTMLElement>('.reader-line[data-current]')) if (other !== line) delete other.dataset.current
   }
 }
+
+/** The page's highlight registry, where the browser has one (Chromium 105+, Safari 17.2+). */
+const highlights = (): HighlightRegistry | undefined => (typeof CSS !== 'undefined' && 'highlights' in CSS ? CSS.highlights : undefined)
 
 function locate(nodes: { node: Text; start: number }[], offset: number): [Text, number] {
   for (let i = nodes.length - 1; i >= 0; i--) {

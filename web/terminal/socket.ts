@@ -50,8 +50,8 @@ export const STALE_AFTER_HIDDEN_MS = 5_000
 
 /** Reconnect delays start here and double per failed attempt… */
 export const RECONNECT_MIN_DELAY_MS = 250
-/** …up to this. */
-export const RECONNECT_MAX_DELAY_MS = 5_000
+/** …up to this: the computer coming back is noticed within a second (a hidden page's timers are slowed by the browser anyway). */
+export const RECONNECT_MAX_DELAY_MS = 1_000
 
 /** Exit codes after which reconnecting would show nothing (docs/protocol.md#frames). */
 const FINAL_EXIT_CODES = new Set(['DETACHED', 'WINDOW_CLOSED', 'SESSION_CLOSED'])

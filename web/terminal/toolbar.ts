@@ -62,6 +62,16 @@ export class Toolbar implements Disposable {
   /** Ends the key being held (its long-press timer or repeat). */
   private release: ((tapped?: boolean) => void) | undefined
 
+  /**
+   * Shown but not sending: while the computer is unreachable (keys would be
+   * lost) or the reader covers the terminal. Keys still answer a tap, so the
+   * screen can say why nothing happens.
+   */
+  setPaused(paused: boolean): void {
+    if (paused) this.element.dataset.paused = ''
+    else delete this.element.dataset.paused
+  }
+
   constructor(private readonly options: ToolbarOptions) {
     this.element = h('div', {
       class: 'term-toolbar',

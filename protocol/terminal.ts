@@ -65,6 +65,16 @@ export interface PaneJson {
   active: boolean
 }
 
+/**
+ * What a `full` sync carried of the pane's history: `history` lines into the
+ * scrollback, and whether tmux holds older ones (`more`: ask with a
+ * `history` frame as the user scrolls back to the top).
+ */
+export interface HistoryExtent {
+  history: number
+  more: boolean
+}
+
 /** `size=fit` asks the window to take the phone's size; `desktop` never changes it. */
 export type SizePolicy = 'fit' | 'desktop'
 
@@ -87,7 +97,7 @@ export type ServerFrame =
    * `full` starts over (reset, history, screen, modes); `screen` redraws the
    * screen and modes, keeping the scrollback.
    */
-  | { type: 'sync'; pane: number; kind: 'full' | 'screen' }
+  | ({ type: 'sync'; pane: number; kind: 'full' | 'screen' } & Partial<HistoryExtent>)
   /** The terminal ended; sent just before the close. */
   | { type: 'exit'; code: TerminalExitCode; message: string }
   /** A client frame was refused; the socket stays open. */
@@ -104,3 +114,5 @@ export type ClientFrame =
   | { type: 'focus'; pane: number; zoom: boolean }
   /** Pasted text: tmux brackets it when the program asked for bracketed paste. */
   | { type: 'paste'; text: string }
+  /** Sync pane `pane` again with `lines` of history (the user scrolled back to the top of what it has). */
+  | { type: 'history'; pane: number; lines: number }

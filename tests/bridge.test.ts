@@ -65,6 +65,29 @@ describe('terminal stream', () => {
     expect(buffer.length).toBe(30 + 100)
   })
 
+  it('sends older history when asked, and says when there is none older', async () => {
+    h.tmux.newSession('main')
+    h.tmux.run('send-keys', '-t', 'main:0', 'clear; seq 1 500', 'Enter')
+    await expect.poll(() => h.tmux.capture('main:0')).toMatch(/^500$/m)
+    const c = await term('/api/term/main/0?history=50')
+    await expect.poll(() => c.controls.find((f) => f.type === 'sync')).toMatchObject({ kind: 'full', history: 50, more: true })
+    const pane = c.panes[0]!.id
+    c.control({ type: 'history', pane, lines: 5000 })
+    // All tmux has: fewer than asked, and nothing older.
+    await expect.poll(() => c.controls.filter((f) => f.type === 'sync').length, { timeout: 10_000 }).toBe(2)
+    const second = c.controls.filter((f) => f.type === 'sync')[1]!
+    expect(second).toMatchObject({ kind: 'full', more: false })
+    expect(second.history).toBeGreaterThan(450)
+    await c.settle()
+    const buffer = c.terminal().buffer.active
+    const lines = Array.from({ length: buffer.length }, (_, y) => buffer.getLine(y)?.translateToString(true))
+    // The first number, which the first sync's 50 lines did not reach, is in the scrollback now.
+    expect(lines.indexOf('1')).toBeGreaterThanOrEqual(0)
+    expect(lines.indexOf('2')).toBe(lines.indexOf('1') + 1)
+    c.control({ type: 'history', pane: pane + 1000, lines: 10 })
+    await expect.poll(() => c.controls.find((f) => f.type === 'error')).toMatchObject({ code: 'BAD_CONTROL_MESSAGE' })
+  })
+
   it('shows the desktop\'s real names and leaves no trace in tmux while watching and typing', async () => {
     h.tmux.newSession('main')
     h.tmux.run('new-window', '-d', '-t', 'main:', '-n', 'editor')

@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws'
-import type { CloseCodeOf, PaneHeaderBytes, ServerFrame, SizePolicy, TerminalExitCode } from '../../protocol/index.js'
+import type { CloseCodeOf, HistoryExtent, PaneHeaderBytes, ServerFrame, SizePolicy, TerminalExitCode } from '../../protocol/index.js'
 import type { Snapshot, Tmux, WindowTarget } from '../tmux/index.js'
 import { windowLayout, type WindowLayout } from '../tmux/panes.js'
 import { BRIDGE_LIMITS, parseControl } from './control.js'
@@ -96,6 +96,8 @@ export class Bridge implements PaneViewer {
   private layoutAgain = false
   private resizeTimer: NodeJS.Timeout | undefined
   private lastResizeAt = 0
+  /** History lines each pane is synced with: the phone asks for more as its user scrolls back (`history` frames). */
+  private historyLines: number
 
   constructor(
     private readonly ws: WebSocket,
@@ -107,6 +109,7 @@ export class Bridge implements PaneViewer {
     this.sessionName = options.target.session.name
     this.feed = options.feed
     this.phone = { cols: options.cols, rows: options.rows }
+    this.historyLines = options.historyLines
 
     this.store.add(toDisposable(() => options.onEnd(this)))
     this.store.add(toDisposable(() => options.sizes.release(this)))
@@ -142,14 +145,14 @@ export class Bridge implements PaneViewer {
     if (!this.behind) this.sendPane(pane, data)
   }
 
-  redraw(pane: number, kind: SyncKind, data: Buffer): void {
+  redraw(pane: number, kind: SyncKind, data: Buffer, history?: HistoryExtent): void {
     if (this.behind) return
-    this.sendFrame({ type: 'sync', pane, kind })
+    this.sendFrame({ type: 'sync', pane, kind, ...history })
     this.sendPane(pane, data)
   }
 
   resync(pane: number): void {
-    if (!this.behind) this.feed.sync(this, pane, this.options.historyLines, 'full')
+    if (!this.behind) this.feed.sync(this, pane, this.historyLines, 'full')
   }
 
   notification(name: string, args: string): void {
@@ -201,9 +204,16 @@ export class Bridge implements PaneViewer {
           return this.sendFrame({ type: 'error', code: 'BAD_CONTROL_MESSAGE', message: `window has no pane ${message.pane}` })
         }
         // A newly shown pane starts from tmux's state: the phone draws it on a terminal of its own.
-        if (message.pane !== this.focus.pane) this.feed.sync(this, message.pane, this.options.historyLines, 'full')
+        if (message.pane !== this.focus.pane) this.feed.sync(this, message.pane, this.historyLines, 'full')
         this.focus = { pane: message.pane, zoom: message.zoom }
         return this.updateClaim()
+      case 'history':
+        if (!this.layout?.panes.some((p) => p.id === message.pane)) {
+          return this.sendFrame({ type: 'error', code: 'BAD_CONTROL_MESSAGE', message: `window has no pane ${message.pane}` })
+        }
+        // Later syncs (reconnect aside) keep the longer history the user scrolled back to.
+        this.historyLines = Math.max(this.historyLines, message.lines)
+        return this.feed.sync(this, message.pane, this.historyLines, 'full')
       case 'paste': {
         const pane = this.inputPane()
         if (this.readOnly || pane === null || message.text === '') return
@@ -246,7 +256,7 @@ export class Bridge implements PaneViewer {
   /** The phone rendered enough: every pane it shows starts again from tmux's current state. */
   private catchUp(): void {
     this.behind = false
-    for (const pane of this.layout?.panes ?? []) this.feed.sync(this, pane.id, this.options.historyLines, 'full')
+    for (const pane of this.layout?.panes ?? []) this.feed.sync(this, pane.id, this.historyLines, 'full')
   }
 
   // ---- layout and size ----
@@ -291,11 +301,11 @@ export class Bridge implements PaneViewer {
       fitted: this.fitted,
     })
     const ids = next.panes.map((p) => p.id)
-    this.feed.watch(this, ids, this.options.historyLines)
+    this.feed.watch(this, ids, this.historyLines)
     // A pane tmux resized was reflowed by tmux: the phone starts it again from tmux's state.
     for (const pane of next.panes) {
       const before = previous?.panes.find((p) => p.id === pane.id)
-      if (before && (before.cols !== pane.cols || before.rows !== pane.rows)) this.feed.sync(this, pane.id, this.options.historyLines, 'full')
+      if (before && (before.cols !== pane.cols || before.rows !== pane.rows)) this.feed.sync(this, pane.id, this.historyLines, 'full')
     }
     if (this.focus.pane !== null && !ids.includes(this.focus.pane)) this.focus = { pane: null, zoom: false }
     if (previous === null && this.earlyInput.length > 0) {

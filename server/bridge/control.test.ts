@@ -10,11 +10,15 @@ describe('control frames from the phone', () => {
     expect(parseControl('{"type":"focus","pane":5,"zoom":true}')).toEqual({ ok: true, message: { type: 'focus', pane: 5, zoom: true } })
     expect(parseControl('{"type":"paste","text":"a\\nb"}')).toEqual({ ok: true, message: { type: 'paste', text: 'a\nb' } })
     expect(parseControl('{"type":"visibility","visible":"yes"}').ok).toBe(false)
+    expect(parseControl('{"type":"history","pane":3,"lines":5000}')).toEqual({ ok: true, message: { type: 'history', pane: 3, lines: 5000 } })
+    expect(parseControl('{"type":"history","pane":3,"lines":50001}').ok).toBe(false)
+    expect(parseControl('{"type":"history","pane":3,"lines":2.5}').ok).toBe(false)
+    expect(parseControl('{"type":"history","lines":10}').ok).toBe(false)
   })
 
   it('never throws, and anything it accepts is a well-formed frame within the limits', () => {
     fc.assert(
-      fc.property(fc.oneof(hostileString(), jsonText, fc.record({ type: fc.constantFrom('resize', 'ack', 'visibility', 'focus', 'paste', 'x'), cols: fc.anything(), rows: fc.anything(), bytes: fc.anything(), pane: fc.anything(), zoom: fc.anything(), visible: fc.anything(), text: fc.anything() }).map((o) => JSON.stringify(o))), (text) => {
+      fc.property(fc.oneof(hostileString(), jsonText, fc.record({ type: fc.constantFrom('resize', 'ack', 'visibility', 'focus', 'paste', 'history', 'x'), cols: fc.anything(), rows: fc.anything(), bytes: fc.anything(), pane: fc.anything(), lines: fc.anything(), zoom: fc.anything(), visible: fc.anything(), text: fc.anything() }).map((o) => JSON.stringify(o))), (text) => {
         const r = parseControl(text)
         if (!r.ok) {
           expect(typeof r.reason).toBe('string')
@@ -29,6 +33,7 @@ describe('control frames from the phone', () => {
         } else if (m.type === 'ack') expect(Number.isInteger(m.bytes) && m.bytes >= 0).toBe(true)
         else if (m.type === 'focus') expect(Number.isInteger(m.pane) && m.pane >= 0 && typeof m.zoom === 'boolean').toBe(true)
         else if (m.type === 'paste') expect(typeof m.text).toBe('string')
+        else if (m.type === 'history') expect(Number.isInteger(m.lines) && m.lines >= 0 && m.lines <= BRIDGE_LIMITS.historyLines.max).toBe(true)
         else expect(typeof m.visible).toBe('boolean')
       }),
     )

@@ -12,7 +12,7 @@ export const BRIDGE_LIMITS = {
   resizeIntervalMs: 100,
   cols: { min: 2, max: 500, initial: 80 },
   rows: { min: 2, max: 200, initial: 24 },
-  /** History lines sent with a pane's first screen (`?history=`). */
+  /** History lines sent with a pane's first screen (`?history=`), and the most a `history` frame may ask for. */
   historyLines: { max: 50_000, initial: 0 },
 } as const
 
@@ -52,6 +52,11 @@ export function parseControl(text: string): ParseResult {
         return { ok: false, reason: 'focus needs a pane number "pane" and a boolean "zoom"' }
       }
       return { ok: true, message: { type: 'focus', pane: v.pane, zoom: v.zoom } }
+    case 'history':
+      if (!isCount(v.pane) || !Number.isInteger(v.pane) || !isCount(v.lines) || !Number.isInteger(v.lines) || v.lines > BRIDGE_LIMITS.historyLines.max) {
+        return { ok: false, reason: `history needs a pane number "pane" and whole "lines" up to ${BRIDGE_LIMITS.historyLines.max}` }
+      }
+      return { ok: true, message: { type: 'history', pane: v.pane, lines: v.lines } }
     case 'paste':
       if (typeof v.text !== 'string') return { ok: false, reason: 'paste needs a string "text"' }
       return { ok: true, message: { type: 'paste', text: v.text } }

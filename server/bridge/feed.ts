@@ -1,3 +1,4 @@
+import type { HistoryExtent } from '../../protocol/index.js'
 import type { HandoffError } from '../errors.js'
 import type { ControlClient, SessionLease, TmuxControl } from '../tmux/index.js'
 import { snapshotCommands } from '../tmux/panes.js'
@@ -7,8 +8,8 @@ import { renderSync, type SyncKind } from './sync.js'
 export interface PaneViewer {
   /** Output of a pane the viewer watches, as the program wrote it. */
   output(pane: number, data: Buffer): void
-  /** Bytes that bring the viewer to the pane's state (renderSync). */
-  redraw(pane: number, kind: SyncKind, data: Buffer): void
+  /** Bytes that bring the viewer to the pane's state (renderSync); a `full` one says how much history it carries. */
+  redraw(pane: number, kind: SyncKind, data: Buffer, history?: HistoryExtent): void
   /** A notification from tmux about the session (`layout-change`, `window-renamed` …). */
   notification(name: string, args: string): void
   /** The pane is streamed again after frames: the viewer should sync it (`SessionFeed.sync`). */
@@ -137,7 +138,8 @@ export class SessionFeed {
       this.syncing.get(viewer)?.delete(pane)
       if (err || !this.panes.get(pane)?.viewers.has(viewer)) return
       const snapshot = parse(replies.slice(resume.length))
-      viewer.redraw(pane, kind, renderSync(snapshot, kind))
+      const sent = snapshot.history.length
+      viewer.redraw(pane, kind, renderSync(snapshot, kind), kind === 'full' ? { history: sent, more: snapshot.modes.historySize > sent } : undefined)
     })
   }
 

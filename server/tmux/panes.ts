@@ -96,6 +96,8 @@ export interface PaneModes {
   bracketedPaste: boolean | null
   /** Tab stops, when not every 8 columns. */
   tabs: number[] | null
+  /** Lines of history tmux holds for the pane (older ones may be asked for later). */
+  historySize: number
 }
 
 const MODE_FIELDS = {
@@ -121,6 +123,7 @@ const MODE_FIELDS = {
   mouseUtf8: '#{mouse_utf8_flag}',
   bracketedPaste: '#{bracket_paste_flag}',
   tabs: '#{pane_tabs}',
+  historySize: '#{history_size}',
 } as const
 
 /** What a viewer needs to draw a pane as it is: its modes, history, screen and (on the alternate screen) the normal one. */
@@ -162,6 +165,7 @@ function parseModes(row: Record<keyof typeof MODE_FIELDS, string>): PaneModes {
     mouseUtf8: on(row.mouseUtf8),
     bracketedPaste: row.bracketedPaste === '' ? null : on(row.bracketedPaste),
     tabs: everyEight ? null : tabs,
+    historySize: int(row.historySize),
   }
 }
 

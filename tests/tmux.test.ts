@@ -87,6 +87,19 @@ describe('sessions and windows', () => {
     expect(session.activity).toBeGreaterThan(1_700_000_000)
   })
 
+  it('counts typing in any window as the session\'s activity, as the list and the live list show it', async () => {
+    t.newSession('busy')
+    t.run('new-window', '-d', '-t', 'busy:')
+    const created = (await tmux.findSession('busy')).activity
+    // tmux keeps activity in whole seconds: type once the clock has moved on.
+    await expect.poll(() => Math.floor(Date.now() / 1000), { timeout: 3_000, interval: 50 }).toBeGreaterThan(created)
+    t.run('send-keys', '-t', 'busy:1', 'echo typed', 'Enter')
+    await expect.poll(async () => (await tmux.findSession('busy')).activity, { timeout: 5_000, interval: 100 }).toBeGreaterThan(created)
+    const live = (await tmux.listAll()).find((entry) => entry.session.name === 'busy')
+    expect(live?.session.activity).toBe((await tmux.findSession('busy')).activity)
+    expect(live?.session.activity).toBe(Math.max(...(live?.windows.map((w) => w.activity) ?? [])))
+  })
+
   it('creates and kills exactly what was asked', async () => {
     const created = await tmux.createSession('work-api')
     expect(created.name).toBe('work-api')

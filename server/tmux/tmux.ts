@@ -11,7 +11,7 @@ export interface Session {
   name: string
   windows: number
   attached: number
-  /** Last activity, Unix seconds. */
+  /** When anything last happened in it (keys or output, in any window), Unix seconds. */
   activity: number
   /** Rows its status line takes from a client (the `status` option: off, on, 2-5). */
   statusLines: number
@@ -63,6 +63,13 @@ const SESSION_FIELDS = {
   status: '#{status}',
 } as const
 
+/**
+ * A session's row as `list-sessions` gives it, with every window's activity:
+ * tmux moves `session_activity` only for keys typed by a client attached to
+ * the session, not for `send-keys` (a phone typing) nor for output.
+ */
+const SESSION_LIST_FIELDS = { ...SESSION_FIELDS, windowsActivity: '#{W:#{window_activity} }' } as const
+
 const WINDOW_FIELDS = {
   windowId: '#{window_id}',
   windowIndex: '#{window_index}',
@@ -81,13 +88,14 @@ type Row<F> = Record<keyof F, string>
 
 const toInt = (s: string): number => (/^\d+$/.test(s) ? Number(s) : 0)
 
-const toSession = (r: Row<typeof SESSION_FIELDS>, ownClients: number): Session => ({
+const toSession = (r: Row<typeof SESSION_FIELDS>, ownClients: number, windowsActivity: readonly number[]): Session => ({
   id: r.sessionId,
   name: r.sessionName,
   windows: toInt(r.sessionWindows),
   // tmux counts Handoff's own control clients too; `attached` means the desktop's.
   attached: Math.max(0, toInt(r.sessionAttached) - ownClients),
-  activity: toInt(r.sessionActivity),
+  // "Last active" is when anything last happened in it: typed or printed in any window.
+  activity: Math.max(toInt(r.sessionActivity), ...windowsActivity),
   statusLines: r.status === 'off' ? 0 : r.status === 'on' ? 1 : toInt(r.status),
 })
 
@@ -159,19 +167,19 @@ export class Tmux {
     throw new HandoffError('TMUX_FAILED', 503, r.message)
   }
 
-  private session(row: Row<typeof SESSION_FIELDS>): Session {
-    return toSession(row, this.transport.ownClientsOn(row.sessionId))
+  private session(row: Row<typeof SESSION_FIELDS>, windowsActivity: readonly number[]): Session {
+    return toSession(row, this.transport.ownClientsOn(row.sessionId), windowsActivity)
   }
 
   private async sessionRows() {
-    const { format, parse } = recordFormat(SESSION_FIELDS)
+    const { format, parse } = recordFormat(SESSION_LIST_FIELDS)
     const out = await this.execIfRunning(['list-sessions', '-F', format])
     return out === null ? [] : parse(out)
   }
 
   /** The sessions by name. No server: empty. */
   async listSessions(): Promise<Session[]> {
-    return (await this.sessionRows()).map((r) => this.session(r)).sort(byName)
+    return (await this.sessionRows()).map((r) => this.session(r, r.windowsActivity.split(' ').map(toInt))).sort(byName)
   }
 
   /** The session named exactly `name`, or SESSION_NOT_FOUND. */
@@ -194,14 +202,19 @@ export class Tmux {
   async listAll(): Promise<{ session: Session; windows: Window[] }[]> {
     const { format, parse } = recordFormat({ ...SESSION_FIELDS, ...WINDOW_FIELDS })
     const out = await this.allWindows(format)
-    const bySession = new Map<string, { session: Session; windows: Window[] }>()
+    // A session's fields repeat on each of its windows' rows: the first one stands for it.
+    const bySession = new Map<string, { row: Row<typeof SESSION_FIELDS>; windows: Window[] }>()
     for (const row of out === null ? [] : parse(out)) {
       let entry = bySession.get(row.sessionId)
-      if (!entry) bySession.set(row.sessionId, (entry = { session: this.session(row), windows: [] }))
+      if (!entry) bySession.set(row.sessionId, (entry = { row, windows: [] }))
       entry.windows.push(toWindow(row))
     }
-    for (const entry of bySession.values()) entry.windows.sort((a, b) => a.index - b.index)
-    return [...bySession.values()].sort((a, b) => byName(a.session, b.session))
+    return [...bySession.values()]
+      .map(({ row, windows }) => ({
+        session: this.session(row, windows.map((w) => w.activity)),
+        windows: windows.sort((a, b) => a.index - b.index),
+      }))
+      .sort((a, b) => byName(a.session, b.session))
   }
 
   /**

@@ -73,3 +73,27 @@ export interface DeviceJson {
 export interface MeJson {
   device: DeviceJson
 }
+
+/**
+ * One event as `GET /api/events` streams it and `GET /api/events/recent`
+ * lists it: a line of events.jsonl (docs/notifications.md). Optional fields
+ * are absent, never null.
+ */
+export interface EventJson {
+  id: number
+  /** ISO 8601, UTC. */
+  ts: string
+  type: string
+  message: string
+  title?: string
+  tmux_session?: string
+  tmux_window?: number
+  cwd?: string
+  claude_session_id?: string
+  source?: string
+}
+
+/** `GET /api/events/recent`: the newest events the device may see, newest first. */
+export interface RecentEventsJson {
+  events: EventJson[]
+}

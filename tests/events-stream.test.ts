@@ -5,7 +5,8 @@ import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { authenticate } from '../server/auth/index.js'
 import { HandoffError } from '../server/errors.js'
-import { appendEvent, createEventRoutes, startEventPipeline, type EventPipeline, type HandoffEvent } from '../server/events/index.js'
+import type { RecentEventsJson } from '../protocol/index.js'
+import { appendEvent, createEventRoutes, EVENT_STREAM_LIMITS, startEventPipeline, type EventPipeline, type HandoffEvent } from '../server/events/index.js'
 import type { AppEnv } from '../server/http/app.js'
 import { addSignedInDevice, changeDevice, type TestDevice } from './support/device.js'
 import { request, startHarness, type Harness } from './support/server.js'
@@ -185,5 +186,35 @@ describe('GET /api/events', () => {
     // And it cannot come back.
     const again = await request(target.port, '/api/events', { headers: { cookie: device.cookie } })
     expect(again.status).toBe(401)
+  })
+})
+
+describe('GET /api/events/recent', () => {
+  const recent = async (device: TestDevice) => {
+    const reply = await request(target.port, '/api/events/recent', { headers: { cookie: device.cookie } })
+    expect(reply.status).toBe(200)
+    return (reply.json as RecentEventsJson).events
+  }
+
+  it('lists the newest events the device may see, newest first, and refuses without a sign-in', async () => {
+    expect((await request(target.port, '/api/events/recent')).status).toBe(401)
+    const all = await addSignedInDevice(harness.home, target.origin, { name: 'all' })
+    const work = await addSignedInDevice(harness.home, target.origin, { name: 'work', sessions: 'work-*' })
+    const main = await notify({ type: 'notify', message: 'Claude needs your permission', title: 'Claude Code', tmux_session: 'main', tmux_window: 0 })
+    const done = await notify({ type: 'stop', message: 'work done', tmux_session: 'work-1', tmux_window: 2 })
+    const untabbed = await notify({ type: 'custom', message: 'build done' })
+    await until(async () => expect((await recent(all)).slice(0, 3)).toEqual([untabbed, done, main]))
+    expect((await recent(work)).slice(0, 2)).toEqual([untabbed, done])
+    expect((await recent(work)).some((e) => e.tmux_session === 'main')).toBe(false)
+  })
+
+  it(`lists at most ${EVENT_STREAM_LIMITS.recentEvents}`, async () => {
+    const device = await addSignedInDevice(harness.home, target.origin)
+    let last = 0
+    for (let i = 0; i <= EVENT_STREAM_LIMITS.recentEvents; i++) last = (await notify({ type: 'stop', message: `run ${i}` })).id
+    await until(async () => expect((await recent(device))[0]?.id).toBe(last))
+    const events = await recent(device)
+    expect(events).toHaveLength(EVENT_STREAM_LIMITS.recentEvents)
+    expect(events.at(-1)?.id).toBe(last - EVENT_STREAM_LIMITS.recentEvents + 1)
   })
 })

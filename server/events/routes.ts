@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import { streamSSE, type SSEMessage } from 'hono/streaming'
-import type { SessionsEventJson } from '../../protocol/index.js'
+import type { RecentEventsJson, SessionsEventJson } from '../../protocol/index.js'
 import { HandoffError } from '../errors.js'
 import { decide } from '../gate/index.js'
 import { authorize, grantOf, recheck } from '../access/index.js'
@@ -21,6 +21,8 @@ export const EVENT_STREAM_LIMITS = {
   queuedMessages: 1000,
   /** Ids a stream remembers having handled, so a replayed or repeated event is not sent twice; the oldest are forgotten. */
   rememberedIds: 2000,
+  /** Events `GET /api/events/recent` lists: the newest the device may see. */
+  recentEvents: 50,
 } as const
 
 export interface EventRouteDeps {
@@ -43,6 +45,18 @@ export function parseSince(raw: string | undefined): number | undefined {
 }
 
 const eventMessage = (event: HandoffEvent): SSEMessage => ({ id: String(event.id), data: JSON.stringify(event) })
+
+/**
+ * Whether `device` may see an event, by the gate on its record: an event
+ * for a session only if its patterns allow that session, one without a
+ * session always (while it may subscribe at all).
+ */
+const maySee =
+  (device: DeviceRecord | null, now: number) =>
+  (event: HandoffEvent): boolean => {
+    const session = event.tmux_session
+    return decide({ device: grantOf(device), action: 'subscribe-events', ...(session === undefined ? {} : { session }) }, now).ok
+  }
 
 /** One stream's share of the live sessions list. */
 interface SessionsFeed {
@@ -154,10 +168,6 @@ export function createEventRoutes(deps: EventRouteDeps): Hono<AppEnv> {
         end()
         return false
       }
-      const maySee = (event: HandoffEvent): boolean => {
-        const session = event.tmux_session
-        return decide({ device: grantOf(device), action: 'subscribe-events', ...(session === undefined ? {} : { session }) }, deps.now()).ok
-      }
       // The sessions the device may list, by the gate on its current record, as GET /api/sessions filters them.
       const listable = (all: readonly SessionWithWindows[]): SessionWithWindows[] => {
         const grant = grantOf(device)
@@ -172,7 +182,7 @@ export function createEventRoutes(deps: EventRouteDeps): Hono<AppEnv> {
         sent.add(event.id)
         // A Set iterates in insertion order: the first one is the oldest remembered.
         if (sent.size > EVENT_STREAM_LIMITS.rememberedIds) sent.delete(sent.values().next().value!)
-        if (maySee(event)) send(eventMessage(event))
+        if (maySee(device, deps.now())(event)) send(eventMessage(event))
       }
 
       const refresh = async (): Promise<void> => {
@@ -210,6 +220,19 @@ export function createEventRoutes(deps: EventRouteDeps): Hono<AppEnv> {
       // streamSSE closes the stream when this returns; the close waits behind the writes still queued.
       await finished
     })
+  })
+
+  /**
+   * `GET /api/events/recent`: the newest events the device may see, newest
+   * first, as `{"events": [...]}` (the app's inbox). Decided like the stream.
+   */
+  app.get('/api/events/recent', async function recentEvents(c) {
+    const device = c.get('device')
+    const now = deps.now()
+    await authorize(deps.home, { device, action: 'subscribe-events', peer: c.get('peer'), now })
+    const visible = deps.pipeline.recent(0, EVENT_STREAM_LIMITS.replayEvents).filter(maySee(device, now))
+    const body: RecentEventsJson = { events: visible.slice(-EVENT_STREAM_LIMITS.recentEvents).reverse() }
+    return c.json(body)
   })
 
   return app

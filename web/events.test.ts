@@ -24,7 +24,7 @@ const addAll = (state: UnseenState, events: StreamEvent[]): UnseenState => event
 describe('parseEvent', () => {
   it('reads an event with a tab', () => {
     const line = '{"id":41,"ts":"2026-01-02T03:04:05.678Z","type":"stop","message":"build done","title":"make","tmux_session":"main","tmux_window":1}'
-    expect(parseEvent(line)).toEqual({ id: 41, type: 'stop', message: 'build done', title: 'make', tab: { session: 'main', window: 1 } })
+    expect(parseEvent(line)).toEqual({ id: 41, ts: '2026-01-02T03:04:05.678Z', type: 'stop', message: 'build done', title: 'make', tab: { session: 'main', window: 1 } })
   })
 
   it('gives no tab to an event without a window index, as the server does', () => {
@@ -54,9 +54,10 @@ describe('parseEvent', () => {
 })
 
 describe('counting', () => {
-  it('counts per window and sums per session, with the newest text', () => {
-    const s = addAll(emptyState(), [ev(1, { tab: work0 }), ev(2, { tab: work0, title: 'Claude' }), ev(3, { tab: work1 }), ev(4, { tab: { session: 'other', window: 0 } })])
-    expect(badgeFor(s, work0)).toEqual({ count: 2, latest: 'Claude' })
+  it('counts per window and sums per session, with the newest message (the title when it has none)', () => {
+    const s = addAll(emptyState(), [ev(1, { tab: work0, title: 'Claude' }), ev(2, { tab: work0, title: 'Claude' }), ev(3, { tab: work1 }), ev(4, { tab: { session: 'other', window: 0 } })])
+    expect(badgeFor(s, work0)).toEqual({ count: 2, latest: 'm2' })
+    expect(badgeFor(addEvent(s, ev(5, { tab: work0, title: 'Claude', message: '' })), work0).latest).toBe('Claude')
     expect(badgeFor(s, work1)).toEqual({ count: 1, latest: 'm3' })
     expect(badgeFor(s, { session: 'work' })).toEqual({ count: 3, latest: 'm3' })
     expect(badgeFor(s, { session: 'none' })).toEqual({ count: 0 })

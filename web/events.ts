@@ -31,9 +31,11 @@ export interface Tab {
   window: number
 }
 
-/** One event of the stream, as much of it as the badges use. */
+/** One event of the stream, as much of it as the badges and the inbox use. */
 export interface StreamEvent {
   id: number
+  /** When it happened (ISO 8601). */
+  ts?: string
   type: string
   message: string
   title?: string
@@ -45,7 +47,7 @@ export interface StreamEvent {
 export interface UnseenEntry {
   tab?: Tab
   count: number
-  /** The newest event's id and its title, or message when it has none: plain text. */
+  /** The newest event's id and its message, or title when the message is empty: plain text. */
   latestId: number
   latest: string
 }
@@ -88,19 +90,26 @@ function clip(text: string): string {
 /**
  * Parses one SSE message of the stream; undefined for anything that is not
  * an event (malformed JSON, a missing id or message), which is then ignored.
- * A session without a window index is no tab, as in the server's push tag.
  */
 export function parseEvent(data: string): StreamEvent | undefined {
-  let raw: unknown
   try {
-    raw = JSON.parse(data)
+    return eventFrom(JSON.parse(data))
   } catch {
     return undefined
   }
+}
+
+/**
+ * One event from its JSON (the stream's, or `GET /api/events/recent`'s);
+ * undefined when it is not one. A session without a window index is no
+ * tab, as in the server's push tag.
+ */
+export function eventFrom(raw: unknown): StreamEvent | undefined {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined
   const e = raw as Record<string, unknown>
   if (!isId(e.id) || typeof e.type !== 'string' || typeof e.message !== 'string') return undefined
   const event: StreamEvent = { id: e.id, type: e.type, message: e.message }
+  if (typeof e.ts === 'string') event.ts = e.ts
   if (typeof e.title === 'string' && e.title !== '') event.title = e.title
   if (typeof e.tmux_session === 'string' && e.tmux_session !== '' && isIndex(e.tmux_window)) {
     event.tab = { session: e.tmux_session, window: e.tmux_window }
@@ -161,7 +170,8 @@ export function addEvent(state: UnseenState, event: StreamEvent, viewing?: Tab |
     ...(event.tab ? { tab: event.tab } : {}),
     count: Math.min((old?.count ?? 0) + 1, UNSEEN_LIMITS.countPerTab),
     latestId: newer ? event.id : old.latestId,
-    latest: newer ? clip(event.title ?? event.message) : old.latest,
+    // The message says what happened ("Claude needs your permission…"); a title is often just the program.
+    latest: newer ? clip(event.message || event.title || '') : old.latest,
   }
   const entries = [...state.entries.filter((e) => e !== old), entry]
   while (entries.length > UNSEEN_LIMITS.tabs) entries.shift()
@@ -253,6 +263,7 @@ export class UnseenEvents implements Disposable {
   private retry: ReturnType<typeof setTimeout> | undefined
   private pending: ReturnType<typeof setTimeout> | undefined
   private readonly listeners = new Set<() => void>()
+  private readonly eventListeners = new Set<(event: StreamEvent) => void>()
   private readonly key: string
   private readonly onVisibility = () => (document.visibilityState === 'visible' ? this.open() : this.close())
   private readonly onStorage = (event: StorageEvent) => {
@@ -281,6 +292,12 @@ export class UnseenEvents implements Disposable {
     return toDisposable(() => this.listeners.delete(listener))
   }
 
+  /** Calls `listener` with every event the stream brings (a replay may repeat one: its id tells). */
+  onEvent(listener: (event: StreamEvent) => void): Disposable {
+    this.eventListeners.add(listener)
+    return toDisposable(() => this.eventListeners.delete(listener))
+  }
+
   /**
    * What the user looks at: a tab (its unseen events clear, and new ones for
    * it are not counted) or the sessions list (the same for events without a tab).
@@ -304,6 +321,7 @@ export class UnseenEvents implements Disposable {
     this.close()
     clearTimeout(this.pending)
     this.listeners.clear()
+    this.eventListeners.clear()
     document.removeEventListener('visibilitychange', this.onVisibility)
     removeEventListener('storage', this.onStorage)
   }
@@ -318,7 +336,9 @@ export class UnseenEvents implements Disposable {
     this.source = source
     source.onmessage = (message: MessageEvent<string>) => {
       const event = parseEvent(message.data)
-      if (event) this.update(addEvent(this.reload(), event, this.viewingNow))
+      if (!event) return
+      this.update(addEvent(this.reload(), event, this.viewingNow))
+      for (const listener of [...this.eventListeners]) listener(event)
     }
     source.addEventListener('sessions', (message) => {
       const sessions = parseSessions((message as MessageEvent<string>).data)
@@ -457,6 +477,12 @@ export function unseenEventsFor(device: Pick<Device, 'id'>): UnseenEvents {
   current.resume()
   return current
 }
+
+/**
+ * The signed-in device's unseen events, if started: for parts of a screen
+ * that have no device at hand (the terminal's window strip).
+ */
+export const runningUnseenEvents = (): UnseenEvents | undefined => current
 
 /** Ends the stream (signed out). The counts stay stored for the device's next sign-in. */
 export function stopUnseenEvents(): void {

@@ -4,11 +4,11 @@ import type {
   PublicKeyCredentialRequestOptionsJSON,
   RegistrationResponseJSON,
 } from '@simplewebauthn/browser'
-import type { DeviceJson, SessionJson, WindowJson } from '../protocol/index.js'
+import type { AnswerSentJson, AnswerStateJson, DeviceJson, SessionJson, WindowJson } from '../protocol/index.js'
 
 // The JSON shapes are the server's own (protocol/api.ts), so the two cannot
 // drift; here under the names the web code uses.
-export type { SessionsEventJson, SessionWithWindowsJson } from '../protocol/index.js'
+export type { AnswerSentJson, AnswerStateJson, SessionsEventJson, SessionWithWindowsJson } from '../protocol/index.js'
 
 /** A tmux session as `GET /api/sessions` lists it (docs/protocol.md). */
 export type Session = SessionJson
@@ -81,6 +81,13 @@ export const killSession = (session: string): Promise<void> =>
 /** Ends one window and everything running in it. */
 export const killWindow = (session: string, index: number): Promise<void> =>
   request<void>('DELETE', `/api/sessions/${encodeURIComponent(session)}/windows/${index}`)
+
+/** What event `id` lets this phone answer, and whether it still can (docs/protocol.md#answers). */
+export const answerState = (id: number): Promise<AnswerStateJson> => request<AnswerStateJson>('GET', `/api/events/${id}/answer`)
+
+/** Types choice `choice` of event `id` into its pane. */
+export const answerEvent = (id: number, choice: number): Promise<AnswerSentJson> =>
+  request<AnswerSentJson>('POST', `/api/events/${id}/answer`, { choice })
 
 /** The signed-in device; rejects with `NOT_SIGNED_IN` (not reported to `onAccessLost`: asking is how we find out). */
 export const me = (): Promise<Device> =>

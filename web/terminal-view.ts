@@ -16,7 +16,7 @@ import { PaneSwitcher } from './terminal/panes.js'
 import { safePaste } from './terminal/paste.js'
 import { openReader } from './terminal/reader.js'
 import { ScreenKeeper } from './terminal/resume.js'
-import { clampFontSize, defaultPrefs, FONT_SIZE, HISTORY_LINES, loadPrefs, savePrefs, type SizePolicy, type TerminalPrefs } from './terminal/settings.js'
+import { clampFontSize, FONT_SIZE, HISTORY_LINES, phonePrefs, policyFor, savePrefs, type SizePolicy, type TerminalPrefs } from './terminal/settings.js'
 import { TermSocket, type ConnectionState, type TerminalTarget } from './terminal/socket.js'
 import { WindowStrip } from './terminal/strip.js'
 import { Toolbar } from './terminal/toolbar.js'
@@ -81,9 +81,9 @@ function useWebglRenderer(term: Terminal): void {
 export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget, device: Device, options: TerminalScreenOptions): Disposable {
   const store = new DisposableStore()
   const readOnly = device.readOnly
-  const prefs = loadPrefs(device.id, defaultPrefs(window.matchMedia('(max-width: 600px)').matches))
+  const prefs = phonePrefs(device.id)
   // A read-only phone never resizes the desktop's window (the server enforces it too).
-  const sizePolicy = (): SizePolicy => (readOnly ? 'desktop' : prefs.sizePolicy)
+  const sizePolicy = (): SizePolicy => policyFor(prefs, readOnly)
   let socket: TermSocket | undefined
 
   // ---- the screen's parts

@@ -141,7 +141,11 @@ const MARKER = 'live'
 /**
  * What DevTools injects into every page before the page's own scripts (so
  * the page's CSP does not apply): the page clock at the first binary
- * WebSocket message, and at the first time each marker is in the document.
+ * WebSocket message, and when each marker is first painted. A marker put
+ * into the document while the browser renders a frame (xterm.js draws in
+ * animation frames) is painted in that frame; one put in by any other task
+ * is painted in the next frame the browser gets to, which a long task (the
+ * terminal's chunk starting) can delay: then its time is that frame's.
  */
 function pageProbe(marker: string): void {
   const probe = { firstByteMs: undefined as number | undefined, seen: {} as Record<string, number> }
@@ -155,9 +159,28 @@ function pageProbe(marker: string): void {
       })
     }
   }
+  // True from this probe's animation-frame callback (registered first in each frame) until the frame is done.
+  let rendering = false
+  const frameDone = new MessageChannel()
+  frameDone.port1.onmessage = () => (rendering = false)
+  const frame = () => {
+    rendering = true
+    frameDone.port2.postMessage(0)
+    requestAnimationFrame(frame)
+  }
+  requestAnimationFrame(frame)
   const pattern = new RegExp(`${marker}-(\\d+)`, 'g')
+  const pending = new Set<string>()
   new MutationObserver(() => {
-    for (const match of (document.body?.textContent ?? '').matchAll(pattern)) probe.seen[match[1]!] ??= performance.now()
+    for (const match of (document.body?.textContent ?? '').matchAll(pattern)) {
+      const n = match[1]!
+      if (probe.seen[n] !== undefined || pending.has(n)) continue
+      if (rendering) probe.seen[n] = performance.now()
+      else {
+        pending.add(n)
+        requestAnimationFrame(() => (probe.seen[n] ??= performance.now()))
+      }
+    }
   }).observe(document, { subtree: true, childList: true, characterData: true })
 }
 

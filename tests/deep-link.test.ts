@@ -1,3 +1,5 @@
+import { request } from 'node:http'
+import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import type { Route, WebSocket } from 'playwright-core'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
@@ -63,6 +65,30 @@ describe('a deep link', () => {
     expect(preloads(deepLink)).toEqual([expect.stringMatching(/^\/assets\/terminal-chunk-[\w-]+\.js$/)])
     expect(deepLink).toMatch(/<link rel="preload" as="style" crossorigin href="\/assets\/terminal-chunk-[\w-]+\.css">/)
     expect(preloads(await html('/'))).toEqual([])
+  })
+
+  it('sends the terminal chunk compressed to a browser that takes it, and as it is to one that does not', async () => {
+    const chunk = /href="(\/assets\/terminal-chunk-[\w-]+\.js)"/.exec(await (await fetch(`${b.server.url}/t/proj/0`)).text())![1]!
+    const get = (encoding: string) =>
+      new Promise<{ encoding: string | undefined; vary: string | undefined; body: Buffer }>((resolve, reject) => {
+        request(`${b.server.url}${chunk}`, { headers: { 'accept-encoding': encoding } }, (res) => {
+          const parts: Buffer[] = []
+          res.on('data', (part: Buffer) => parts.push(part))
+          res.on('end', () => resolve({ encoding: res.headers['content-encoding'], vary: res.headers.vary, body: Buffer.concat(parts) }))
+        })
+          .on('error', reject)
+          .end()
+      })
+    const plain = await get('identity')
+    expect(plain.encoding).toBeUndefined()
+    const br = await get('gzip, deflate, br')
+    expect(br.encoding).toBe('br')
+    expect(br.vary).toContain('Accept-Encoding')
+    expect(brotliDecompressSync(br.body).equals(plain.body)).toBe(true)
+    expect(br.body.length).toBeLessThan(plain.body.length / 3)
+    const gzip = await get('gzip')
+    expect(gzip.encoding).toBe('gzip')
+    expect(gunzipSync(gzip.body).equals(plain.body)).toBe(true)
   })
 
   it(

@@ -190,6 +190,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     '/assets/*',
     serveStatic({
       root: deps.webRoot,
+      // The build's brotli or gzip copy when the browser takes it (vite.config.ts): a quarter of the bytes.
+      precompressed: true,
       onFound: (_path, c) => c.header('Cache-Control', 'public, max-age=31536000, immutable'),
     }),
   )

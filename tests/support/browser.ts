@@ -1,4 +1,4 @@
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core'
 import { startServer, type RunningServer } from '../../server/index.js'
 import { CHROMIUM_ARGS, CHROMIUM_PATH, signInContext } from './chromium.js'
 import type { TestDevice } from './device.js'
@@ -18,11 +18,83 @@ export interface BrowserHarness {
   problems: string[]
   /** Opens `path` and waits until its terminal is live (for `/t/…`) or the page loaded. */
   open(path: string): Promise<void>
+  /** Real touch input, as a phone's screen sends it (through DevTools). */
+  touch: Touch
+  /** Stores this phone's terminal preferences (settings.ts) before the app reads them. */
+  setTerminalPrefs(prefs: Record<string, unknown>): Promise<void>
   /** Stops the server (a computer going away); `restart` brings it back on the same port. */
   stopServer(): Promise<void>
   restartServer(): Promise<void>
   stop(): Promise<void>
 }
+
+/** A point on the page, in CSS px. */
+export interface Point {
+  x: number
+  y: number
+}
+
+/** Touch gestures through DevTools: the page sees real touch and pointer events, not synthetic DOM ones. */
+export class Touch {
+  constructor(private readonly cdp: CDPSession) {}
+
+  /**
+   * A one-finger swipe from `at` by (dx, dy); negative dy moves the finger
+   * up. `speed` in px/s; the finger lifts while moving (a fling) unless
+   * `hold` keeps it still first.
+   */
+  async swipe(at: Point, dx: number, dy: number, options: { speed?: number; hold?: boolean } = {}): Promise<void> {
+    const steps = Math.max(2, Math.ceil(Math.hypot(dx, dy) / 12))
+    const stepMs = Math.max(4, (Math.hypot(dx, dy) / (options.speed ?? 1500)) * 1000 / steps)
+    await this.point('touchStart', at)
+    for (let i = 1; i <= steps; i++) {
+      await this.point('touchMove', { x: at.x + (dx * i) / steps, y: at.y + (dy * i) / steps })
+      await sleep(stepMs)
+    }
+    if (options.hold) await sleep(300)
+    await this.cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] })
+  }
+
+  /** A finger held still at `at` for `ms`, then moved through `path` (if any), then lifted. */
+  async press(at: Point, ms: number, path: Point[] = []): Promise<void> {
+    await this.point('touchStart', at)
+    await sleep(ms)
+    for (const p of path) {
+      await this.point('touchMove', p)
+      await sleep(16)
+    }
+    await this.cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] })
+  }
+
+  /** Two fingers around `at` moving apart (`scale` > 1) or together. */
+  async pinch(at: Point, scale: number): Promise<void> {
+    const from = 60
+    const to = from * scale
+    const steps = 12
+    const fingers = (spread: number) => [
+      { x: at.x - spread, y: at.y, id: 0 },
+      { x: at.x + spread, y: at.y, id: 1 },
+    ]
+    await this.cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: fingers(from) })
+    for (let i = 1; i <= steps; i++) {
+      await this.cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: fingers(from + ((to - from) * i) / steps) })
+      await sleep(16)
+    }
+    await this.cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] })
+  }
+
+  /** A quick tap. */
+  async tap(at: Point): Promise<void> {
+    await this.point('touchStart', at)
+    await this.cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] })
+  }
+
+  private point(type: 'touchStart' | 'touchMove', at: Point): Promise<unknown> {
+    return this.cdp.send('Input.dispatchTouchEvent', { type, touchPoints: [{ x: at.x, y: at.y, id: 0 }] })
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let shared: Browser | undefined
 
@@ -60,7 +132,12 @@ export async function startBrowserHarness(
   })
   const port = server.port
   let serving = true
+  const touch = new Touch(await context.newCDPSession(page))
   return {
+    touch,
+    async setTerminalPrefs(prefs) {
+      await page.addInitScript(([key, value]) => localStorage.setItem(key, value), [`handoff.terminal.${device.record.id}`, JSON.stringify(prefs)] as const)
+    },
     tmux,
     get server() {
       return server

@@ -44,17 +44,18 @@ export class WindowStrip implements Disposable {
 
   private render(windows: readonly TmuxWindow[]): void {
     if (this.store.isDisposed) return
-    this.element.replaceChildren(
-      ...windows.map((w) => {
-        const here = w.index === this.target.window
-        const button = h(
-          'button',
-          { type: 'button', class: 'strip-window', 'data-testid': `strip-window-${w.index}`, 'aria-current': here ? 'page' : undefined },
-          `${w.index}:${w.name}`,
-        )
-        if (!here) button.addEventListener('click', () => this.open({ session: this.target.session, window: w.index }))
-        return button
-      }),
-    )
+    const chips = windows.map((w) => {
+      const here = w.index === this.target.window
+      const button = h(
+        'button',
+        { type: 'button', class: 'strip-window', 'data-testid': `strip-window-${w.index}`, 'aria-current': here ? 'page' : undefined },
+        `${w.index}:${w.name}`,
+      )
+      if (!here) button.addEventListener('click', () => this.open({ session: this.target.session, window: w.index }))
+      return button
+    })
+    this.element.replaceChildren(...chips)
+    // The window shown is always in view, however many windows come before it.
+    this.element.querySelector('[aria-current]')?.scrollIntoView({ block: 'nearest', inline: 'center' })
   }
 }

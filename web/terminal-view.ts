@@ -175,8 +175,14 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
     scroller.toLive()
     socket?.input(data)
   }
+  /** The status pill says "live" only once the screen is: a saved screen and "live" never show together. */
+  const showStatus = (state: ConnectionState) => {
+    status.dataset.state = state
+    status.textContent = state === 'live' ? 'live' : state === 'connecting' ? 'connecting…' : 'offline'
+  }
   const showCurrent = (now: boolean) => {
     current = now
+    if (now) showStatus('live')
     offline.hidden = now
     if (now) delete host.dataset.offline
     else host.dataset.offline = ''
@@ -211,7 +217,7 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
     press: (x, y) => selection.press(x, y),
     pressMove: (x, y) => selection.pressMove(x, y),
     // Content follows the finger: a view larger than the phone pans first, then the terminal scrolls.
-    drag: (dx, dy) => scroller.drag(sizing.layout.pan(dx, dy)),
+    drag: (dx, dy) => scroller.drag(sizing.pan(dx, dy)),
     release: (_vx, vy) => scroller.release(vy),
     pinch: sizing.pinch,
   })
@@ -243,11 +249,10 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
 
   // ---- the socket
   const showState = (state: ConnectionState) => {
-    status.dataset.state = state
-    status.textContent = state === 'live' ? 'live' : state === 'connecting' ? 'connecting…' : 'offline'
     // Open again only once the shown pane is synced: the screen is current before keys go out.
-    if (state !== 'live') showCurrent(false)
-    else void strip.load()
+    if (state === 'live') return void strip.load()
+    showStatus(state)
+    showCurrent(false)
   }
   socket = store.add(
     new TermSocket(

@@ -149,7 +149,8 @@ export async function startBrowserHarness(
     problems,
     async open(path) {
       await page.goto(`${server.url}${path}`)
-      if (path.startsWith('/t/')) await page.getByTestId('status').and(page.locator('[data-state="live"]')).waitFor({ timeout: 15_000 })
+      // Attached, not visible: in landscape the title bar with the status is collapsed.
+      if (path.startsWith('/t/')) await page.getByTestId('status').and(page.locator('[data-state="live"]')).waitFor({ state: 'attached', timeout: 15_000 })
     },
     async stopServer() {
       serving = false

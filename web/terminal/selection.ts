@@ -4,6 +4,8 @@ import { DisposableStore, type Disposable } from '../lifetime.js'
 
 /** Compatibility mouse events this soon after a long-press ends are the press's own tap, not a new one. */
 const PRESS_TAP_MS = 800
+/** Space between the selection bar and what it selects. */
+const BAR_GAP_PX = 8
 /** The handles sit below the text they hold; a dragging finger points this far above its touch. */
 const HANDLE_REACH_PX = 28
 
@@ -192,6 +194,13 @@ export class TouchSelection implements Disposable {
     }
     put(this.startHandle, range.start.x, range.start.y)
     put(this.endHandle, range.end.x, range.end.y)
+    // The bar goes above the selection, or below its end handle where there is no room above: never over what it selects.
+    const startTop = rect.top - origin.top + (range.start.y - top) * rowHeight
+    const endHandleBottom = rect.top - origin.top + (range.end.y - top + 1) * rowHeight + this.endHandle.offsetHeight
+    const barHeight = this.bar.offsetHeight
+    const above = startTop - barHeight - BAR_GAP_PX
+    const below = Math.min(endHandleBottom + BAR_GAP_PX, origin.height - barHeight - BAR_GAP_PX)
+    this.bar.style.top = `${above >= 0 ? above : Math.max(0, below)}px`
   }
 
   /** A handle follows the finger cell by cell; dragged past the other end, the two swap roles. */

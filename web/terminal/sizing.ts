@@ -80,6 +80,13 @@ export class TerminalSizing implements Disposable {
     this.refit()
   }
 
+  /** Pans a view larger than the phone; returns the vertical part it could not take (for scrolling the terminal). */
+  pan(dx: number, dy: number): number {
+    const rest = this.layout.pan(dx, dy)
+    this.showFollow()
+    return rest
+  }
+
   /** One step larger or smaller text: the font in the fit view, the zoom in the desktop view. */
   step(delta: 1 | -1): void {
     if (this.policy === 'fit') this.setFontSize(this.deps.prefs.fontSize + delta)

@@ -1,8 +1,37 @@
 import { fileURLToPath } from 'node:url'
-import { defineConfig } from 'vite'
+import { defineConfig, type Plugin } from 'vite'
 import { VitePWA } from 'vite-plugin-pwa'
 
 const fromRoot = (path: string) => fileURLToPath(new URL(path, import.meta.url))
+
+/**
+ * dist/web/terminal.html: index.html that also preloads the terminal chunk
+ * (xterm.js and its stylesheet). The server answers a deep link (/t/…) with
+ * it, so a cold open fetches the terminal beside the entry script instead of
+ * after it has run: one round trip less. The sessions list keeps index.html
+ * and stays small.
+ */
+function terminalShell(): Plugin {
+  return {
+    name: 'handoff-terminal-shell',
+    apply: 'build',
+    // After Vite's own HTML plugin has put index.html, with its hashed names, into the bundle.
+    enforce: 'post',
+    generateBundle(_options, bundle) {
+      const index = bundle['index.html']
+      const chunk = Object.values(bundle).find((file) => file.type === 'chunk' && file.facadeModuleId === fromRoot('web/shell/terminal-chunk.ts'))
+      if (index?.type !== 'asset' || chunk?.type !== 'chunk') return this.error('terminal.html needs index.html and the terminal chunk in the bundle')
+      // crossorigin as Vite's own loader asks for them, or the browser would not reuse the preloads.
+      const preloads = [
+        `<link rel="modulepreload" crossorigin href="/${chunk.fileName}">`,
+        ...[...(chunk.viteMetadata?.importedCss ?? [])].map((css) => `<link rel="preload" as="style" crossorigin href="/${css}">`),
+      ]
+      const html = String(index.source)
+      if (!html.includes('</head>')) return this.error('index.html has no </head> to put the preloads before')
+      this.emitFile({ type: 'asset', fileName: 'terminal.html', source: html.replace('</head>', `${preloads.join('\n')}\n</head>`) })
+    },
+  }
+}
 
 /**
  * Builds the web app (web/) into dist/web, which the server serves: hashed
@@ -20,6 +49,7 @@ export default defineConfig({
     manifest: true,
   },
   plugins: [
+    terminalShell(),
     VitePWA({
       strategies: 'injectManifest',
       // Resolved from Vite's root (web/), so an absolute path keeps the worker at service-worker/sw.ts.
@@ -30,7 +60,8 @@ export default defineConfig({
       injectManifest: {
         // The app shell: scripts, styles, index.html, icons and the manifest, so a cold start needs no network.
         globPatterns: ['**/*.{js,css,html,png,webmanifest}'],
-        globIgnores: ['.vite/**'],
+        // terminal.html only ever comes from the server: the worker answers every navigation with index.html.
+        globIgnores: ['.vite/**', 'terminal.html'],
       },
       manifest: {
         id: '/',

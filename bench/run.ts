@@ -2,7 +2,8 @@
 // time to first byte, the JSON API, keystroke echo, throughput), each against
 // a baseline measured in the same run (mostly a direct `tmux attach` in
 // node-pty); then the notification path (bench/notify.ts) and the web app's
-// bundle sizes and deep link in headless Chromium (bench/web.ts).
+// bundle sizes and time to a live terminal in headless Chromium, on loopback
+// and at a phone's round-trip time (bench/web.ts).
 // `npm run bench`; `--json` prints the results object instead of the table;
 // `--rounds N` sets the throughput runs per mode (default 5); `--only a,b`
 // runs some sections (names in SECTIONS).
@@ -853,9 +854,13 @@ async function main(): Promise<void> {
       results.notify = await measureNotify({ port: server.port, home, cookie: WsTerm.cookie, dir: join(dir, 'notify'), log })
     }
     if (only.has('web')) {
-      log(`web: bundle sizes, then deep link /t/${SESSIONS.web}/0 in Chromium`)
+      log(`web: bundle sizes, then deep link /t/${SESSIONS.web}/0 in Chromium, cold and warm, on loopback and at a phone's round-trip time`)
       tmux.run('new-session', '-d', '-s', SESSIONS.web, ...size)
-      results.web = await measureWeb(server.port, WsTerm.cookie, SESSIONS.web)
+      const target = `=${SESSIONS.web}:0`
+      results.web = await measureWeb(server.port, WsTerm.cookie, SESSIONS.web, {
+        type: (line) => void tmux.run('send-keys', '-t', target, line, 'Enter'),
+        capture: () => tmux.run('capture-pane', '-p', '-t', target),
+      })
     }
 
     results.load.end = loadavg()

@@ -1,11 +1,14 @@
 // The web app's part of the bench: what the built bundles weigh (gzip, as
-// they travel), and how long a deep link takes, in headless Chromium on
-// loopback, from navigation to the first terminal byte. Reads dist/web, so
-// `npm run bench` builds first. What each figure means: docs/performance.md.
+// they travel), and how long a deep link takes to show a live terminal in
+// headless Chromium, on loopback and with a phone network's round-trip time
+// emulated by DevTools, cold and warm (service worker, saved screen), with
+// the network waits in series on the way. Reads dist/web, so `npm run
+// bench` builds first. What each figure means: docs/performance.md.
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
+import type { Browser, CDPSession, Page } from 'playwright-core'
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../tests/support/chromium.js'
 
 /** Targets of this section, with units. */
@@ -18,8 +21,20 @@ export const WEB_TARGETS = {
    * tenth of that budget on the computer itself.
    */
   deepLinkFirstByteMs: 1_000,
+  /** The phone's network, as DevTools emulates it: every request and WebSocket handshake waits this long (the issue's 60 ms). */
+  phoneRttMs: 60,
+  /** Deep link, fresh profile → live text, at phoneRttMs. */
+  coldLiveTextMs: 1_500,
+  /** Opening the app again (service worker, saved screen) → the saved screen, at phoneRttMs. */
+  warmSavedScreenMs: 100,
+  /** Opening the app again → live text, at phoneRttMs: three round trips and a little work. */
+  warmLiveTextMs: 250,
+  /** …and at most this many network waits in series on the way. */
+  warmRoundTrips: 3,
 } as const
 
+/** Round-trip times the loads are measured at: loopback (the CPU's share alone), then the phone's. */
+const RTTS_MS = [0, WEB_TARGETS.phoneRttMs] as const
 const DEEP_LINK_OPENS = 5
 /** One page step (load, first byte, worker activation); a loaded 2-core machine has needed more than 10 s. */
 const STEP_TIMEOUT_MS = 30_000
@@ -78,85 +93,289 @@ export function bundleSizes(webRoot = WEB_ROOT): BundleSizes {
   }
 }
 
-export interface DeepLinkTimes {
+/** One tmux window the bench can type into and read, to put a fresh marker on its screen. */
+export interface MarkedPane {
+  /** Types `line` and Enter into the pane. */
+  type(line: string): void
+  /** The pane's screen as text. */
+  capture(): string
+}
+
+/** Medians and maxima of one figure over the counted opens. */
+export interface Spread {
+  medianMs: number
+  maxMs: number
+}
+
+export interface Load {
+  /** The terminal shows text the live socket brought (page clock, from navigation start). */
+  liveText: Spread
+  /** The first binary WebSocket message. */
+  firstByte: Spread
+  /** DOMContentLoaded: the entry script has run (what the browser and the service worker took before the app could act). */
+  scriptRan: Spread
+  /** Network waits in series before the terminal's socket was answered (median over the opens). */
+  roundTrips: number
+  /** The most frequent such chain, as names. */
+  chain: string[]
+}
+
+export interface TimeToLive {
+  /** The emulated round-trip time (0: plain loopback). */
+  rttMs: number
   opens: number
-  /** Fresh browser profile each time: no HTTP cache, no service worker. */
-  coldMedianMs: number
-  coldMaxMs: number
-  /** The same profile reloading the link with the service worker in control. */
-  warmMedianMs: number
+  /** A fresh browser profile each time: no HTTP cache, no service worker, nothing saved. */
+  cold: Load
+  /** The same profile opening the link again: the service worker in control, the last screen saved. */
+  warm: Load & { savedScreen: Spread }
+}
+
+/** Text printed into the pane before each open; the page's probe records when `live-N` first shows. */
+const MARKER = 'live'
+
+/**
+ * What DevTools injects into every page before the page's own scripts (so
+ * the page's CSP does not apply): the page clock at the first binary
+ * WebSocket message, and at the first time each marker is in the document.
+ */
+function pageProbe(marker: string): void {
+  const probe = { firstByteMs: undefined as number | undefined, seen: {} as Record<string, number> }
+  ;(window as unknown as { __ttl: typeof probe }).__ttl = probe
+  const Native = window.WebSocket
+  window.WebSocket = class extends Native {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols)
+      this.addEventListener('message', (event: MessageEvent) => {
+        if (typeof event.data !== 'string') probe.firstByteMs ??= performance.now()
+      })
+    }
+  }
+  const pattern = new RegExp(`${marker}-(\\d+)`, 'g')
+  new MutationObserver(() => {
+    for (const match of (document.body?.textContent ?? '').matchAll(pattern)) probe.seen[match[1]!] ??= performance.now()
+  }).observe(document, { subtree: true, childList: true, characterData: true })
+}
+
+/** One network wait of the page: a request (start to whole body) or the socket's handshake; DevTools' clock, seconds. */
+export interface Wait {
+  label: string
+  start: number
+  end: number
+}
+
+/**
+ * The waits in series that led to `last`: the wait that ended last before
+ * `last` started, then the one that ended last before that one started,
+ * and so on back to the page's start. Waits that overlap the chosen one ran
+ * in parallel with it and are not counted.
+ */
+export function chainBefore(waits: readonly Wait[], last: Wait): Wait[] {
+  const chain = [last]
+  for (let current = last; ; ) {
+    const before = waits.filter((w) => w !== current && w.end <= current.start).sort((a, b) => b.end - a.end)[0]
+    if (!before) return chain.reverse()
+    chain.push(before)
+    current = before
+  }
+}
+
+/** Request types the app waits on; pictures, the manifest and the event stream (which never ends) are left out. */
+const WAITED_TYPES = new Set(['Document', 'Script', 'Stylesheet', 'Fetch', 'XHR'])
+
+/** `/assets/terminal-chunk-Dj1wjgOI.js` → `terminal-chunk.js`; `/api/me` as it is; the document → `page`. */
+function waitLabel(type: string, url: string): string {
+  if (type === 'Document') return 'page'
+  const { pathname } = new URL(url)
+  const asset = /^\/assets\/(.+)-[\w-]{8}(\.\w+)$/.exec(pathname)
+  return asset ? `${asset[1]}${asset[2]}` : decodeURIComponent(pathname)
+}
+
+/**
+ * The page's network waits as DevTools reports them: requests that went to
+ * the network (not those the service worker or a cache answered), and the
+ * terminal socket's handshake.
+ */
+class NetworkLog {
+  private readonly pending = new Map<string, { label: string; type: string; start: number; end: number; network: boolean }>()
+  private socket: { id: string; start: number; end: number } | undefined
+
+  constructor(cdp: CDPSession) {
+    cdp.on('Network.requestWillBeSent', (e) => {
+      if (e.redirectResponse || !e.type || !WAITED_TYPES.has(e.type)) return
+      this.pending.set(e.requestId, { label: waitLabel(e.type, e.request.url), type: e.type, start: e.timestamp, end: NaN, network: true })
+    })
+    cdp.on('Network.responseReceived', (e) => {
+      const wait = this.pending.get(e.requestId)
+      if (!wait) return
+      wait.network = !e.response.fromServiceWorker && !e.response.fromDiskCache && !e.response.fromPrefetchCache
+      wait.end = Math.max(e.timestamp, wait.end || 0)
+    })
+    // Throttled answers reach the page after the network service finished them: a wait ends at the later event.
+    cdp.on('Network.loadingFinished', (e) => {
+      const wait = this.pending.get(e.requestId)
+      if (wait) wait.end = Math.max(e.timestamp, wait.end || 0)
+    })
+    cdp.on('Network.requestServedFromCache', (e) => {
+      const wait = this.pending.get(e.requestId)
+      if (wait) wait.network = false
+    })
+    cdp.on('Network.webSocketCreated', (e) => {
+      if (!this.socket && new URL(e.url).pathname.startsWith('/api/term/')) this.socket = { id: e.requestId, start: NaN, end: NaN }
+    })
+    cdp.on('Network.webSocketWillSendHandshakeRequest', (e) => {
+      if (e.requestId === this.socket?.id) this.socket.start = e.timestamp
+    })
+    cdp.on('Network.webSocketHandshakeResponseReceived', (e) => {
+      if (e.requestId === this.socket?.id) this.socket.end = e.timestamp
+    })
+  }
+
+  /** Forgets everything: the next navigation starts a new log. */
+  reset(): void {
+    this.pending.clear()
+    this.socket = undefined
+  }
+
+  /** The network waits in series up to the terminal socket's handshake, as labels; undefined until it is answered. */
+  chainToSocket(): string[] | undefined {
+    const socket = this.socket
+    if (!socket || !Number.isFinite(socket.end)) return undefined
+    const waits = [...this.pending.values()].filter((w) => w.network && Number.isFinite(w.end))
+    return chainBefore(waits, { label: 'socket', start: socket.start, end: socket.end }).map((w) => w.label)
+  }
+}
+
+/** Puts `MARKER-n` alone on the pane's screen (the typed command line never contains it) and waits until tmux shows it. */
+async function showMarker(pane: MarkedPane, n: number): Promise<string> {
+  pane.type(`printf '\\033[H\\033[2J${MARKER}-%s\\n' ${n}`)
+  const deadline = Date.now() + STEP_TIMEOUT_MS
+  while (!pane.capture().includes(`${MARKER}-${n}`)) {
+    if (Date.now() > deadline) throw new Error(`the pane never showed ${MARKER}-${n}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  return String(n)
+}
+
+interface OneLoad {
+  liveTextMs: number
+  firstByteMs: number
+  scriptRanMs: number
+  chain: string[]
+}
+
+type Probe = { firstByteMs?: number; seen: Record<string, number> }
+
+/** Navigates to `url` and waits until marker `n` shows; the page's own clock, from navigation start. */
+async function timeLoad(page: Page, log: NetworkLog, url: string, n: string): Promise<OneLoad> {
+  log.reset()
+  await page.goto(url, { timeout: STEP_TIMEOUT_MS, waitUntil: 'commit' })
+  await page.waitForFunction((m) => (window as unknown as { __ttl: Probe }).__ttl.seen[m] !== undefined, n, { timeout: STEP_TIMEOUT_MS, polling: 20 })
+  const times = await page.evaluate((m) => {
+    const probe = (window as unknown as { __ttl: Probe }).__ttl
+    const navigation = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined
+    return { liveTextMs: probe.seen[m]!, firstByteMs: probe.firstByteMs ?? NaN, scriptRanMs: navigation?.domContentLoadedEventStart ?? NaN }
+  }, n)
+  // DevTools' events travel apart from the page's answer: give the handshake's a moment to arrive.
+  const deadline = Date.now() + 2_000
+  let chain = log.chainToSocket()
+  while (!chain && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    chain = log.chainToSocket()
+  }
+  if (!chain) throw new Error('DevTools never reported the terminal socket\'s handshake')
+  return { ...times, chain }
+}
+
+/**
+ * One fresh profile at `rttMs`: the deep link cold (marker `n` on the
+ * pane), then, once the service worker is active, away to about:blank (the
+ * terminal saves its screen on pagehide), marker `n + 1`, and the link
+ * again warm: the saved screen shows `n`, the live one `n + 1`.
+ */
+async function coldThenWarm(browser: Browser, url: string, cookie: string, pane: MarkedPane, rttMs: number, n: number): Promise<{ cold: OneLoad; warm: OneLoad & { savedScreenMs: number } }> {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
+  try {
+    const [name, ...value] = cookie.split('=')
+    await context.addCookies([{ name: name!, value: value.join('='), domain: new URL(url).hostname, path: '/', httpOnly: true, sameSite: 'Strict' }])
+    await context.addInitScript(pageProbe, MARKER)
+    const page = await context.newPage()
+    const cdp = await context.newCDPSession(page)
+    const log = new NetworkLog(cdp)
+    await cdp.send('Network.enable')
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: rttMs, downloadThroughput: -1, uploadThroughput: -1 })
+    const cold = await timeLoad(page, log, url, await showMarker(pane, n))
+    await page.waitForFunction(async () => (await navigator.serviceWorker.ready).active?.state === 'activated', undefined, { timeout: STEP_TIMEOUT_MS })
+    await page.goto('about:blank')
+    const saved = String(n)
+    const warm = await timeLoad(page, log, url, await showMarker(pane, n + 1))
+    const { controlled, savedScreenMs } = await page.evaluate(
+      (m) => ({ controlled: navigator.serviceWorker.controller !== null, savedScreenMs: (window as unknown as { __ttl: Probe }).__ttl.seen[m] ?? NaN }),
+      saved,
+    )
+    if (!controlled) throw new Error('the second open was not served by the service worker')
+    return { cold, warm: { ...warm, savedScreenMs } }
+  } finally {
+    await context.close()
+  }
+}
+
+const median = (v: readonly number[]) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)] ?? NaN
+const spread = (v: readonly number[]): Spread => ({ medianMs: median(v), maxMs: Math.max(...v) })
+
+/** The figures of several loads: spreads of the times, the median count of waits and the most frequent chain. */
+function summarize(loads: readonly OneLoad[]): Load {
+  const chains = new Map<string, number>()
+  for (const { chain } of loads) chains.set(chain.join(' → '), (chains.get(chain.join(' → ')) ?? 0) + 1)
+  const common = [...chains].sort((a, b) => b[1] - a[1])[0]?.[0] ?? ''
+  return {
+    liveText: spread(loads.map((l) => l.liveTextMs)),
+    firstByte: spread(loads.map((l) => l.firstByteMs)),
+    scriptRan: spread(loads.map((l) => l.scriptRanMs)),
+    roundTrips: median(loads.map((l) => l.chain.length)),
+    chain: common.split(' → '),
+  }
 }
 
 /**
  * Opens `/t/SESSION/0` in headless Chromium, signed in with `cookie`
- * (`name=value`), and times navigation start → first binary WebSocket
- * message (the first terminal byte), as the page's own clock sees it.
+ * (`name=value`), cold and warm, at each round-trip time of RTTS_MS:
+ * DEEP_LINK_OPENS counted fresh profiles each, after one that warms the
+ * server and Chromium up.
  */
-export async function measureDeepLink(port: number, cookie: string, session: string): Promise<DeepLinkTimes> {
+export async function measureTimeToLive(port: number, cookie: string, session: string, pane: MarkedPane): Promise<TimeToLive[]> {
   const { chromium } = await import('playwright-core')
-  const browser = await chromium.launch({
-    executablePath: process.env.HANDOFF_CHROMIUM ?? CHROMIUM_PATH,
-    args: CHROMIUM_ARGS,
-  })
-  const [name, ...rest] = cookie.split('=')
-  const cold: number[] = []
-  const warm: number[] = []
+  const browser = await chromium.launch({ executablePath: process.env.HANDOFF_CHROMIUM ?? CHROMIUM_PATH, args: CHROMIUM_ARGS })
+  const url = `http://localhost:${port}/t/${encodeURIComponent(session)}/0`
+  const results: TimeToLive[] = []
+  let marker = 0
   try {
-    for (let i = -1; i < DEEP_LINK_OPENS; i++) {
-      const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
-      try {
-        await context.addCookies([{ name: name!, value: rest.join('='), domain: 'localhost', path: '/', httpOnly: true, sameSite: 'Strict' }])
-        // Not subject to the page's CSP: DevTools injects it before any page script.
-        await context.addInitScript(() => {
-          const Native = window.WebSocket
-          const w = window as unknown as { __firstByteMs?: number }
-          window.WebSocket = class extends Native {
-            constructor(url: string | URL, protocols?: string | string[]) {
-              super(url, protocols)
-              this.addEventListener('message', (event: MessageEvent) => {
-                if (typeof event.data !== 'string' && w.__firstByteMs === undefined) w.__firstByteMs = performance.now()
-              })
-            }
-          }
-        })
-        const page = await context.newPage()
-        const url = `http://localhost:${port}/t/${encodeURIComponent(session)}/0`
-        const firstByte = async () => {
-          const handle = await page.waitForFunction(() => (window as unknown as { __firstByteMs?: number }).__firstByteMs, undefined, {
-            timeout: STEP_TIMEOUT_MS,
-            polling: 10,
-          })
-          return Number(await handle.jsonValue())
-        }
-        await page.goto(url, { timeout: STEP_TIMEOUT_MS })
-        const coldMs = await firstByte()
-        // The first open warms the server and Chromium up and is not counted.
-        if (i >= 0) cold.push(coldMs)
-        await page.waitForFunction(async () => (await navigator.serviceWorker.ready).active?.state === 'activated', undefined, { timeout: STEP_TIMEOUT_MS })
-        await page.reload({ timeout: STEP_TIMEOUT_MS })
-        const warmMs = await firstByte()
-        if (i >= 0) warm.push(warmMs)
-      } finally {
-        await context.close()
+    for (const rttMs of RTTS_MS) {
+      const cold: OneLoad[] = []
+      const warm: (OneLoad & { savedScreenMs: number })[] = []
+      for (let i = -1; i < DEEP_LINK_OPENS; i++) {
+        const loads = await coldThenWarm(browser, url, cookie, pane, rttMs, (marker += 2))
+        if (i < 0) continue
+        cold.push(loads.cold)
+        warm.push(loads.warm)
       }
+      results.push({ rttMs, opens: DEEP_LINK_OPENS, cold: summarize(cold), warm: { ...summarize(warm), savedScreen: spread(warm.map((w) => w.savedScreenMs)) } })
     }
   } finally {
     await browser.close()
   }
-  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)] ?? NaN
-  return { opens: DEEP_LINK_OPENS, coldMedianMs: median(cold), coldMaxMs: Math.max(...cold), warmMedianMs: median(warm) }
+  return results
 }
 
 export interface WebResults {
   /** Undefined when the build could not be read (`error` says why). */
   bundles?: BundleSizes
-  /** Undefined when Chromium could not be run or timed out (`error` says why). */
-  deepLink?: DeepLinkTimes
+  /** Empty when Chromium could not be run or timed out (`error` says why). */
+  loads: TimeToLive[]
   errors: string[]
 }
 
 /** Both measurements; a failure of one is reported, not thrown, so the rest of the bench still prints. */
-export async function measureWeb(port: number, cookie: string, session: string): Promise<WebResults> {
+export async function measureWeb(port: number, cookie: string, session: string, pane: MarkedPane): Promise<WebResults> {
   const errors: string[] = []
   const why = (step: string) => (error: unknown) => {
     errors.push(`${step}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`)
@@ -168,8 +387,8 @@ export async function measureWeb(port: number, cookie: string, session: string):
   } catch (error) {
     why('bundle sizes')(error)
   }
-  const deepLink = await measureDeepLink(port, cookie, session).catch(why('deep link'))
-  return { ...(bundles ? { bundles } : {}), ...(deepLink ? { deepLink } : {}), errors }
+  const loads = (await measureTimeToLive(port, cookie, session, pane).catch(why('deep link'))) ?? []
+  return { ...(bundles ? { bundles } : {}), loads, errors }
 }
 
 type Row = [string, string, string, string, string]
@@ -177,9 +396,9 @@ type Row = [string, string, string, string, string]
 /** The section's rows for bench/run.ts's table. */
 export function webRows(r: WebResults, verdict: (ok: boolean) => string): Row[] {
   const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`
-  const ms = (x: number) => `${x.toFixed(0)} ms`
-  const { bundles: b, deepLink: d } = r
+  const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(0)} ms` : 'not shown')
   const rows: Row[] = r.errors.map((e): Row => ['web: not measured', e, '', '', 'MISS'])
+  const b = r.bundles
   if (b) {
     const budget = WEB_TARGETS.firstScreenJsGzipBytes
     rows.push(
@@ -187,11 +406,24 @@ export function webRows(r: WebResults, verdict: (ok: boolean) => string): Row[] 
       ['web: terminal chunk JS (lazy), gzip', kb(b.terminalJsGzipBytes), `${b.terminalFiles.length} file(s), CSS ${kb(b.terminalCssGzipBytes)}`, '', ''],
     )
   }
-  if (d) {
-    const target = WEB_TARGETS.deepLinkFirstByteMs
+  const T = WEB_TARGETS
+  for (const { rttMs, opens, cold, warm } of r.loads) {
+    const phone = rttMs === T.phoneRttMs
+    const at = rttMs === 0 ? 'loopback' : `${rttMs} ms RTT`
+    const waits = (load: Load) => `${load.roundTrips} waits in series: ${load.chain.join(' → ')}`
+    const of = (s: Spread, extra = '') => `median of ${opens}, max ${ms(s.maxMs)}${extra}`
     rows.push(
-      ['web: deep link to first byte, cold', ms(d.coldMedianMs), `median of ${d.opens}, max ${ms(d.coldMaxMs)}`, `<= ${ms(target)}`, verdict(d.coldMedianMs <= target)],
-      ['  warm (service worker in control)', ms(d.warmMedianMs), `median of ${d.opens}`, '', ''],
+      [`web, ${at}: deep link cold → live text`, ms(cold.liveText.medianMs), of(cold.liveText), phone ? `<= ${ms(T.coldLiveTextMs)}` : '', phone ? verdict(cold.liveText.medianMs <= T.coldLiveTextMs) : ''],
+      ['  first byte; script ran', `${ms(cold.firstByte.medianMs)}; ${ms(cold.scriptRan.medianMs)}`, waits(cold), rttMs === 0 ? `first byte <= ${ms(T.deepLinkFirstByteMs)}` : '', rttMs === 0 ? verdict(cold.firstByte.medianMs <= T.deepLinkFirstByteMs) : ''],
+      [`web, ${at}: warm → saved screen`, ms(warm.savedScreen.medianMs), of(warm.savedScreen), phone ? `<= ${ms(T.warmSavedScreenMs)}` : '', phone ? verdict(warm.savedScreen.medianMs <= T.warmSavedScreenMs) : ''],
+      [
+        `web, ${at}: warm → live text`,
+        ms(warm.liveText.medianMs),
+        of(warm.liveText),
+        phone ? `<= ${ms(T.warmLiveTextMs)}, <= ${T.warmRoundTrips} waits` : '',
+        phone ? verdict(warm.liveText.medianMs <= T.warmLiveTextMs && warm.roundTrips <= T.warmRoundTrips) : '',
+      ],
+      ['  first byte; script ran', `${ms(warm.firstByte.medianMs)}; ${ms(warm.scriptRan.medianMs)}`, waits(warm), '', ''],
     )
   }
   return rows

@@ -158,6 +158,8 @@ program
   .option('--title <text>', 'a title (cut at 200 characters)')
   .option('--tmux-session <name>', 'the tmux session it is about (default inside tmux: this pane\'s)')
   .option('--tmux-window <index>', 'the window index in that session (default inside tmux: this pane\'s)')
+  .option('--tmux-pane <id>', 'the pane an answer is typed into, such as %5 (default inside tmux: this pane, when in that tab)')
+  .option('--choice <label=keys>', 'an answer the phone offers, such as "Yes=y<Enter>" or "No=<Esc>"; repeat for each (at most 6)', (value: string, previous: string[] = []) => [...previous, value])
   .option('--cwd <dir>', 'the folder it is about')
   .option('--claude-session-id <id>', 'the Claude Code session it comes from')
   .option('--source <name>', 'what sent it, e.g. claude-code or make')

@@ -91,9 +91,39 @@ export interface EventJson {
   cwd?: string
   claude_session_id?: string
   source?: string
+  /** The pane it came from (`%5`): where an answer is typed. */
+  tmux_pane?: string
+  /** What the user may answer (docs/notifications.md#choices). */
+  choices?: { label: string; keys: string }[]
 }
 
 /** `GET /api/events/recent`: the newest events the device may see, newest first. */
 export interface RecentEventsJson {
   events: EventJson[]
+}
+
+/**
+ * `GET /api/events/:id/answer`: what an event lets this device answer
+ * (docs/protocol.md#answers), for the app's answer buttons.
+ */
+export interface AnswerStateJson {
+  event: number
+  title?: string
+  message: string
+  /** The tab and the pane the answer is typed into. */
+  session: string
+  window: number
+  pane: string
+  /** The choices' labels, in order: answer one by its index. */
+  choices: string[]
+  /** Why it can no longer be answered (a code of docs/errors.md and a sentence), or null while it can. */
+  closed: { code: string; message: string } | null
+}
+
+/** `POST /api/events/:id/answer` `{"choice": N}`: what was typed, and where. */
+export interface AnswerSentJson {
+  event: number
+  choice: number
+  label: string
+  pane: string
 }

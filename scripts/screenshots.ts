@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { hashPairingSecret, newPairingSecret } from '../server/auth/index.js'
+import { appendEvent } from '../server/events/index.js'
 import { startServer, type RunningServer } from '../server/index.js'
 import { newDeviceId, updateDevices } from '../server/store/index.js'
 import { addSignedInDevice } from '../tests/support/device.js'
@@ -142,6 +143,17 @@ async function main(): Promise<void> {
 
     // The rest over the sessions list.
     await page.goto(url)
+    await page.getByTestId('session-main').waitFor()
+
+    // The inbox: events as `handoff notify` and the Claude Code hooks write them, newest first.
+    await appendEvent(home, { type: 'error', title: 'CI', message: 'lint failed in src/sessions.ts' })
+    await appendEvent(home, { type: 'stop', message: 'Build finished: 42 tests passed', tmux_session: 'main', tmux_window: 1 })
+    await appendEvent(home, { type: 'notify', title: 'Claude Code', message: 'Claude needs your permission to use Bash', tmux_session: 'main', tmux_window: 0 })
+    await page.getByTestId('session-main').getByTestId('unseen').waitFor()
+    await page.getByTestId('inbox-open').click()
+    await page.getByTestId('inbox-item').nth(2).waitFor()
+    await shoot(page, 'inbox')
+    await page.getByTestId('inbox-back').click()
     await page.getByTestId('session-main').waitFor()
 
     // Locked on resume.

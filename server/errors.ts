@@ -37,6 +37,7 @@ export type ErrorCode =
   | 'PEER_NOT_ALLOWED'
   | 'PEER_UNVERIFIED'
   | 'BAD_SUBSCRIPTION' | 'PUSH_NOT_SUBSCRIBED' | 'PUSH_FAILED'
+  | 'EVENT_NOT_FOUND' | 'NO_CHOICES' | 'UNKNOWN_CHOICE' | 'ANSWER_STALE' | 'PANE_GONE'
   | 'INTERNAL'
 
 /** The one error class: a stable code, an HTTP status, and a message that says what to do next. */

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream'
 import { getRequestListener } from '@hono/node-server'
 import { authenticate, createAuthRoutes } from './auth/index.js'
 import { createTerminalServer, type ExitReason, type TerminalServer } from './bridge/index.js'
-import { createEventRoutes, startEventPipeline } from './events/index.js'
+import { createAnswerRoutes, createEventRoutes, startEventPipeline } from './events/index.js'
 import { createPushRoutes, loadVapidKeys, pruneSubscriptions, startPushSender, vapidSubject } from './events/push/index.js'
 import type { DenyCode } from './gate/index.js'
 import { authorize, recheck } from './access/index.js'
@@ -156,6 +156,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         peerTailnet: (c) => c.get('peer'),
       }),
       createEventRoutes({ pipeline: events, sessions, home, now }),
+      createAnswerRoutes({ pipeline: events, tmux, home, now }),
       createPushRoutes({ home, publicKey: vapid.publicKey, sender: push, now }),
     ],
     now,

@@ -85,6 +85,7 @@ function notify(...args: string[]): Promise<number> {
 
 const badge = (testId: string) => page.getByTestId(testId).getByTestId('unseen')
 const badgeText = (testId: string) => badge(testId).count().then((n) => (n === 0 ? null : badge(testId).textContent()))
+const latestText = (testId: string) => page.getByTestId(testId).getByTestId('unseen-text').textContent()
 
 describe('unseen-event badges', () => {
   it('shows a new event on its session and window, and clears it when the window is opened', async () => {
@@ -94,14 +95,14 @@ describe('unseen-event badges', () => {
     await expect.poll(() => badgeText('session-proj'), POLL).toBe('1')
     await page.getByTestId('session-proj').click()
     await expect.poll(() => badgeText('window-0'), POLL).toBe('1')
-    expect(await badge('window-0').getAttribute('title')).toBe('needs you')
+    expect(await latestText('window-0')).toBe('needs you')
     expect(await badgeText('session-other-1')).toBeNull()
 
-    // The title is the badge's tooltip, as text: markup in it stays characters.
-    await notify('--type', 'stop', '--title', '<b>Claude</b>', '--message', 'done', '--tmux-session', 'proj', '--tmux-window', '0')
+    // The newest message shows beside the count, as text: markup in it stays characters.
+    await notify('--type', 'stop', '--title', 'Claude', '--message', '<b>done</b>', '--tmux-session', 'proj', '--tmux-window', '0')
     await expect.poll(() => badgeText('window-0'), POLL).toBe('2')
-    expect(await badge('window-0').getAttribute('title')).toBe('<b>Claude</b>')
-    expect(await page.locator('[data-testid="unseen"] b').count()).toBe(0)
+    expect(await latestText('window-0')).toBe('<b>done</b>')
+    expect(await page.locator('[data-testid="unseen-text"] b').count()).toBe(0)
 
     await page.getByTestId('window-0').click()
     await expect.poll(() => new URL(page.url()).pathname, POLL).toBe('/t/proj/0')

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { HooksReport } from '../cli/commands/hooks.js'
 import { StubBin, sq } from './support/stub-bin.js'
+import { PrivateTmux } from './support/tmux.js'
 
 // The built CLI, run as a user runs it (tests run after "npm run build").
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -351,6 +352,59 @@ describe('the Claude Code hook script', () => {
       ])
     } finally {
       stubs.remove()
+    }
+  })
+
+  it("offers Claude's answers on a permission prompt, and none on other notifications", async () => {
+    const copy = join(home, 'plugin', 'hooks', 'handoff-hook.mjs')
+    mkdirSync(join(home, 'plugin', 'hooks'), { recursive: true })
+    copyFileSync(SCRIPT, copy)
+    const argvFile = join(home, 'argv')
+    const stubs = new StubBin()
+    // Builtins only (PATH holds the stand-in alone); the second file says the first is whole.
+    stubs.add('handoff', `for a in "$@"; do printf '%s\\0' "$a"; done > ${sq(argvFile)}; : > ${sq(`${argvFile}.done`)}`)
+    const choicesOf = async (input: Record<string, unknown>): Promise<string[]> => {
+      rmSync(`${argvFile}.done`, { force: true })
+      expect((await runHook(copy, 'notify', JSON.stringify({ session_id: 's', cwd: work, ...input }), { PATH: stubs.dir }, work)).code).toBe(0)
+      await expect.poll(() => existsSync(`${argvFile}.done`), { timeout: 10_000 }).toBe(true)
+      return readFileSync(argvFile, 'utf8').split('\0').filter((a) => a.startsWith('--choice'))
+    }
+    const claude = ['--choice=Yes=1', "--choice=Yes, don't ask again=2", '--choice=No=<Esc>']
+    try {
+      expect(await choicesOf({ message: 'Claude needs your permission to use Bash', notification_type: 'permission_prompt' })).toEqual(claude)
+      // Claude Code before notification_type: told by the message.
+      expect(await choicesOf({ message: 'Claude needs your permission to use Write' })).toEqual(claude)
+      expect(await choicesOf({ message: 'Claude is waiting for your input', notification_type: 'idle_prompt' })).toEqual([])
+      expect(await choicesOf({ message: 'Claude needs your permission to use Bash', notification_type: 'elicitation_dialog' })).toEqual([])
+      expect(await choicesOf({ message: 'Claude is waiting for your input' })).toEqual([])
+    } finally {
+      stubs.remove()
+    }
+  })
+
+  it('records a permission prompt inside tmux with its pane and answers', async () => {
+    if (!notifyLanded()) return
+    const tmux = new PrivateTmux()
+    try {
+      tmux.newSession('claude')
+      const pane = tmux.run('display-message', '-p', '-t', 'claude:0', '#{pane_id}').trim()
+      const input = JSON.stringify({ session_id: 's-2', cwd: work, message: 'Claude needs your permission to use Bash', notification_type: 'permission_prompt' })
+      tmux.run('send-keys', '-t', 'claude:0', '-l', `printf '%s' ${sq(input)} | HANDOFF_HOME=${sq(handoffHome)} ${sq(process.execPath)} ${sq(SCRIPT)} notify`)
+      tmux.run('send-keys', '-t', 'claude:0', 'Enter')
+      await expect.poll(() => events(handoffHome), { timeout: 15_000 }).toHaveLength(1)
+      expect(events(handoffHome)[0]).toMatchObject({
+        type: 'notify',
+        tmux_session: 'claude',
+        tmux_window: 0,
+        tmux_pane: pane,
+        choices: [
+          { label: 'Yes', keys: '1' },
+          { label: "Yes, don't ask again", keys: '2' },
+          { label: 'No', keys: '<Esc>' },
+        ],
+      })
+    } finally {
+      tmux.kill()
     }
   })
 

@@ -89,6 +89,46 @@ describe('handoff notify', () => {
     expect(events()).toEqual([])
   })
 
+  it('records choices with a pane given by flag, keys spelled canonically, in order', async () => {
+    const r = await handoff(['notify', '--type', 'notify', '--message', 'Deploy?', '--tmux-session', 'ops', '--tmux-window', '2', '--tmux-pane', '%7', '--choice', 'Yes=y<enter>', '--choice', 'No = n=no<Enter>', '--choice=Cancel=<Escape>', '--json'])
+    expect(r).toMatchObject({ code: 0, stderr: '' })
+    expect(events()[0]).toMatchObject({
+      tmux_session: 'ops',
+      tmux_window: 2,
+      tmux_pane: '%7',
+      choices: [
+        { label: 'Yes', keys: 'y<Enter>' },
+        { label: 'No', keys: ' n=no<Enter>' },
+        { label: 'Cancel', keys: '<Esc>' },
+      ],
+    })
+    expect(JSON.parse(r.stdout)).toEqual(events()[0])
+  })
+
+  it('leaves the choices out when no pane is known (outside tmux): no answer could reach anything', async () => {
+    expect((await handoff(['notify', '--type', 'notify', '--message', 'm', '--tmux-session', 'ops', '--choice', 'Yes=1'])).code).toBe(0)
+    expect(events()[0]).not.toHaveProperty('choices')
+    expect(events()[0]).not.toHaveProperty('tmux_pane')
+  })
+
+  it.each([
+    [['--choice', 'Yes'], /--choice must be LABEL=KEYS/],
+    [['--choice', '=1'], /--choice needs a label/],
+    [['--choice', '\u001b[0m=1'], /--choice needs a label/],
+    [['--choice', 'Yes='], /keys must not be empty/],
+    [['--choice', 'Yes=y\r'], /control character U\+000D/],
+    [['--choice', 'Quit=\u001b:q'], /control character U\+001B/],
+    [['--choice', 'Yes=<F13>'], /unknown key "<F13>"/],
+    [['--choice', `Yes=${'y'.repeat(33)}`], /longer than 32/],
+    [Array.from({ length: 7 }, (_, i) => ['--choice', `c${i}=${i}`]).flat(), /at most 6 --choice/],
+    [['--tmux-pane', 'main:0.1'], /--tmux-pane must be a tmux pane id/],
+  ])('refuses choices %j with a message and exit 2, writing nothing', async (flags, message) => {
+    const r = await handoff(['notify', '--type', 'notify', '--message', 'm', '--tmux-pane', '%1', ...flags])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(message)
+    expect(events()).toEqual([])
+  })
+
   it('refuses a bad HANDOFF_EVENTS_LOG_MAX_BYTES, naming it', async () => {
     const r = await handoff(['notify', '--type', 'stop', '--message', 'm'], { HANDOFF_EVENTS_LOG_MAX_BYTES: 'big' })
     expect(r.code).toBe(2)
@@ -141,6 +181,21 @@ describe('handoff notify inside tmux', () => {
     expect(a).toMatchObject({ tmux_session: 'elsewhere' })
     expect(a).not.toHaveProperty('tmux_window')
     expect(b).toMatchObject({ tmux_session: 'here', tmux_window: 7 })
+  })
+
+  it('records its own pane, and the choices with it, only when the event is about its own tab', async () => {
+    tmux.newSession('agent')
+    tmux.run('new-window', '-t', 'agent')
+    const here = tmux.run('display-message', '-p', '-t', 'agent:1', '#{pane_id}').trim()
+    typeInto('agent:1', cli("--type notify --message asks --choice 'Yes=1' --choice 'No=<Esc>'"))
+    await vi.waitFor(() => expect(events()).toHaveLength(1), { timeout: 15_000, interval: 50 })
+    typeInto('agent:1', cli("--type notify --message elsewhere --tmux-window 0 --choice 'Yes=1'"))
+    await vi.waitFor(() => expect(events()).toHaveLength(2), { timeout: 15_000, interval: 50 })
+    const [asks, elsewhere] = events()
+    expect(asks).toMatchObject({ tmux_session: 'agent', tmux_window: 1, tmux_pane: here, choices: [{ label: 'Yes', keys: '1' }, { label: 'No', keys: '<Esc>' }] })
+    expect(elsewhere).toMatchObject({ tmux_session: 'agent', tmux_window: 0 })
+    expect(elsewhere).not.toHaveProperty('tmux_pane')
+    expect(elsewhere).not.toHaveProperty('choices')
   })
 
   it('records no tab when the pane cannot be asked about, and still exits 0', async () => {

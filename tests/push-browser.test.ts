@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type BrowserContext, type CDPSession, type Page, type Worker } from 'playwright-core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { appendEvent } from '../server/events/index.js'
+import { payloadFor } from '../server/events/push/index.js'
 import { startServer } from '../server/index.js'
 import { addSignedInDevice } from './support/device.js'
 import { PrivateTmux } from './support/tmux.js'
@@ -101,14 +103,14 @@ const payload = (extra: Record<string, unknown> = {}) => ({
 const notifications = () =>
   page.evaluate(async () => {
     const registration = await navigator.serviceWorker.ready
-    return (await registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data as unknown }))
+    return (await registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data as unknown, actions: (n as Notification & { actions?: unknown }).actions }))
   })
 
 describe('service worker push', () => {
   it('shows a pushed event with the tab as tag and deep link, text as text', async () => {
     await show(payload())
     await expect.poll(notifications, POLL).toEqual([
-      { title: 'Claude Code', body: '<b>waiting</b> for you', tag: 'tab:proj:0', data: { url: `${server.url}/t/proj/0`, id: 5 } },
+      { title: 'Claude Code', body: '<b>waiting</b> for you', tag: 'tab:proj:0', data: { url: `${server.url}/t/proj/0`, id: 5 }, actions: [] },
     ])
   })
 
@@ -146,5 +148,78 @@ describe('service worker push', () => {
     await expect.poll(async () => (await notifications()).length, POLL).toBe(2)
     await page.goto(`${server.url}/t/proj/0`)
     await expect.poll(async () => (await notifications()).map((n) => n.tag), POLL).toEqual(['tab:proj:1'])
+  })
+})
+
+describe('answering from a notification', () => {
+  /** An event with Claude's choices for the pane of proj:0 (its shell), as the server has it; and the push it sends a device that may type. */
+  async function asking(): Promise<{ id: number; pane: string; pushed: Record<string, unknown> }> {
+    const pane = tmux.run('display-message', '-p', '-t', 'proj:0', '#{pane_id}').trim()
+    const event = await appendEvent(home, {
+      type: 'notify',
+      title: 'Claude Code',
+      message: 'Claude needs your permission to use Bash',
+      tmux_session: 'proj',
+      tmux_window: 0,
+      tmux_pane: pane,
+      choices: [
+        { label: 'Yes', keys: 'echo said-yes<Enter>' },
+        { label: "Yes, don't ask again", keys: 'echo said-always<Enter>' },
+        { label: 'No', keys: 'echo said-no<Enter>' },
+      ],
+    })
+    const served = () => page.evaluate(async (path) => (await fetch(path)).status, `/api/events/${event.id}/answer`)
+    await expect.poll(served, POLL).toBe(200)
+    return { id: event.id, pane, pushed: { ...payloadFor(event, false, true) } }
+  }
+
+  type Answer = { ok: boolean; code?: string; label?: string }
+  const act = (data: unknown, action: string): Promise<Answer> =>
+    worker.evaluate(
+      ([d, a]) => (self as unknown as { handoffAnswerFromNotification(d: unknown, a: string): Promise<Answer> }).handoffAnswerFromNotification(d, a),
+      [data, action] as const,
+    )
+
+  it('shows the choices as actions, and an action types the answer into the exact pane', async () => {
+    const { id, pushed } = await asking()
+    await show(pushed)
+    const [shown] = await notifications()
+    expect(shown!.data).toEqual({ url: `${server.url}/t/proj/0?answer=${id}`, id, choices: ['Yes', "Yes, don't ask again", 'No'] })
+    // As many as the platform shows; with fewer than the choices, the first ones and the last (the way out).
+    const max = await worker.evaluate(() => (Notification as unknown as { maxActions: number }).maxActions)
+    const all = [{ action: '0', title: 'Yes' }, { action: '1', title: "Yes, don't ask again" }, { action: '2', title: 'No' }]
+    expect((shown!.actions as { action: string; title: string }[]).map(({ action, title }) => ({ action, title }))).toEqual(max >= 3 ? all : [...all.slice(0, max - 1), all[2]])
+
+    expect(await act(shown!.data, '2')).toMatchObject({ ok: true, label: 'No' })
+    await expect.poll(() => tmux.capture('proj:0'), POLL).toContain('said-no')
+    // The notification and the app cannot both answer: the second is refused, and says so.
+    expect(await act(shown!.data, '0')).toMatchObject({ ok: false, code: 'ANSWER_STALE' })
+    await expect.poll(async () => (await notifications()).map((n) => n.title), POLL).toContain('Not sent: “Yes”')
+    expect(tmux.capture('proj:0')).not.toContain('said-yes')
+  })
+
+  it('refuses an action from a read-only device, typing nothing', async () => {
+    const { pushed } = await asking()
+    const viewer = await addSignedInDevice(home, server.url, { name: 'viewer', readOnly: true })
+    await context.clearCookies()
+    await context.addCookies([{ name: 'handoff', value: viewer.token, domain: 'localhost', path: '/', httpOnly: true, sameSite: 'Strict' }])
+    await show(pushed)
+    const [shown] = await notifications()
+    expect(await act(shown!.data, '0')).toMatchObject({ ok: false, code: 'READ_ONLY' })
+    await expect.poll(async () => (await notifications()).map((n) => [n.title, n.body]), POLL).toContainEqual([
+      'Not sent: “Yes”',
+      expect.stringContaining('read-only'),
+    ])
+    expect(tmux.capture('proj:0')).not.toContain('said-')
+  })
+
+  it('a tap without an action (iOS has none) opens the tab with the choices as buttons', async () => {
+    const { pushed } = await asking()
+    await show(pushed)
+    const [shown] = await notifications()
+    await worker.evaluate((url) => (self as unknown as { handoffOpenFromNotification(u: string): Promise<void> }).handoffOpenFromNotification(url), (shown!.data as { url: string }).url)
+    await page.getByTestId('answer-bar').waitFor({ state: 'visible', timeout: POLL.timeout })
+    await page.getByTestId('answer-choice-1').click()
+    await expect.poll(() => tmux.capture('proj:0'), POLL).toContain('said-always')
   })
 })

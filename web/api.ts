@@ -4,7 +4,7 @@ import type {
   PublicKeyCredentialRequestOptionsJSON,
   RegistrationResponseJSON,
 } from '@simplewebauthn/browser'
-import type { DeviceJson, SessionJson, WindowJson } from '../protocol/index.js'
+import type { DeviceJson, EventJson, RecentEventsJson, SessionJson, WindowJson } from '../protocol/index.js'
 
 // The JSON shapes are the server's own (protocol/api.ts), so the two cannot
 // drift; here under the names the web code uses.
@@ -18,6 +18,20 @@ export type TmuxWindow = WindowJson
 
 /** This phone as the server knows it (`GET /api/me`). */
 export type Device = DeviceJson
+
+/** This device's push subscription as the server keeps it (`GET /api/push/subscription`). */
+export interface ServerPushSubscription {
+  endpoint: string
+  /** Pushes carry the title only. */
+  private: boolean
+}
+
+/** A subscription to hand to the server: the browser's endpoint and keys. */
+export interface NewPushSubscription {
+  endpoint: string
+  keys: { p256dh: string; auth: string }
+  private: boolean
+}
 
 /**
  * A request the server refused (its `{error: {code, message}}` body), or one
@@ -81,6 +95,26 @@ export const killSession = (session: string): Promise<void> =>
 /** Ends one window and everything running in it. */
 export const killWindow = (session: string, index: number): Promise<void> =>
   request<void>('DELETE', `/api/sessions/${encodeURIComponent(session)}/windows/${index}`)
+
+/** The newest events this device may see, newest first (the inbox). Unchecked JSON: the caller validates each. */
+export const recentEvents = (): Promise<EventJson[]> =>
+  request<RecentEventsJson>('GET', '/api/events/recent').then((r) => r.events)
+
+/** The server's VAPID public key (base64url), to subscribe with. */
+export const pushKey = (): Promise<string> => request<{ publicKey: string }>('GET', '/api/push/key').then((r) => r.publicKey)
+
+export const pushSubscription = (): Promise<ServerPushSubscription | null> =>
+  request<{ subscription: ServerPushSubscription | null }>('GET', '/api/push/subscription').then((r) => r.subscription)
+
+/** Stores this device's subscription, replacing its previous one. */
+export const savePushSubscription = (subscription: NewPushSubscription): Promise<void> =>
+  request<unknown>('POST', '/api/push/subscription', subscription).then(() => undefined)
+
+export const deletePushSubscription = (endpoint: string): Promise<void> =>
+  request<void>('DELETE', '/api/push/subscription', { endpoint })
+
+/** Pushes a test notification to this device; answers how many were sent. */
+export const sendTestPush = (): Promise<number> => request<{ sent: number }>('POST', '/api/push/test', {}).then((r) => r.sent)
 
 /** The signed-in device; rejects with `NOT_SIGNED_IN` (not reported to `onAccessLost`: asking is how we find out). */
 export const me = (): Promise<Device> =>

@@ -41,6 +41,8 @@ export interface StreamEvent {
   title?: string
   /** Absent for an event without a tab (it opens the sessions list). */
   tab?: Tab
+  /** The labels of the choices it offers (an answer is typed into its pane), when it offers any. */
+  choices?: string[]
 }
 
 /** Unseen events of one tab, or (`tab` absent) of events without a tab. */
@@ -114,6 +116,8 @@ export function eventFrom(raw: unknown): StreamEvent | undefined {
   if (typeof e.tmux_session === 'string' && e.tmux_session !== '' && isIndex(e.tmux_window)) {
     event.tab = { session: e.tmux_session, window: e.tmux_window }
   }
+  const labels = Array.isArray(e.choices) ? e.choices.flatMap((c: unknown) => (isRecord(c) && typeof c.label === 'string' ? [c.label] : [])) : []
+  if (labels.length > 0) event.choices = labels
   return event
 }
 

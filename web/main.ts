@@ -5,12 +5,14 @@ import { mountExpiredScreen, mountProblemScreen, mountSignInScreen } from './aut
 import { stopUnseenEvents, unseenEventsFor } from './events.js'
 import type { Disposable } from './lifetime.js'
 import { mountPairScreen, takePairingSecret } from './pair-view.js'
+import { mountInboxScreen } from './sessions/inbox.js'
 import { mountSessionsScreen } from './sessions-view.js'
 import { mountTerminalLazily, preloadTerminal } from './shell/lazy-terminal.js'
 import { installResumeLock } from './shell/lock.js'
 import { forgetLastKnown, isUnreachable, mountOfflineScreen } from './shell/offline.js'
 import { offerUpdates } from './shell/update.js'
 import { parseRoute, pathOf, type Route } from './route.js'
+import type { TerminalTarget } from './terminal/socket.js'
 
 const app = document.getElementById('app')
 if (!app) throw new Error('index.html has no #app element')
@@ -61,14 +63,20 @@ function show(route: Route, notice?: string): void {
     )
     return
   }
+  // The list and the inbox both show events without a tab: those count as seen there.
   unseen.viewing('sessions')
+  const open = (target: TerminalTarget) => navigate({ screen: 'terminal', ...target })
+  if (route.screen === 'inbox') {
+    replace('app', () => mountInboxScreen(root, { device: current, unseen, open, back: () => navigate({ screen: 'sessions' }) }), 'Inbox · Handoff')
+    return
+  }
   replace('app', () =>
     mountSessionsScreen(root, {
       device: current,
       notice,
-      unseen: (target) => unseen.badge(target),
-      unseenChanged: (refresh) => unseen.onChange(refresh),
-      open: (target) => navigate({ screen: 'terminal', ...target }),
+      unseen,
+      open,
+      openInbox: () => navigate({ screen: 'inbox' }),
       signOut: () => void leave(),
     }),
   )

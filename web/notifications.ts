@@ -1,6 +1,4 @@
-import { ApiError } from './api.js'
-import { h } from './dom.js'
-import type { DisposableStore } from './lifetime.js'
+import { deletePushSubscription, pushKey, pushSubscription, savePushSubscription } from './api.js'
 import type { TerminalTarget } from './terminal/socket.js'
 import type { TabTag } from '../protocol/index.js'
 
@@ -18,122 +16,74 @@ export async function clearTabNotifications(target: TerminalTarget): Promise<voi
   }
 }
 
-type ServerSubscription = { endpoint: string; private: boolean } | null
-
 /**
- * The "Notifications" switch for the sessions screen: asks permission on a
- * tap (browsers refuse it otherwise), subscribes with the server's VAPID key,
- * and shows the state; plus "private notifications" (title only) and a test button.
+ * Whether this phone gets pushes, from what the browser and the computer
+ * both say: `lost` is a subscription this browser holds that the computer
+ * no longer has (turned off with `handoff devices`, its keys replaced, or
+ * expired by the push service).
  */
-export function notificationsPanel(store: DisposableStore): HTMLElement {
-  const toggle = h('input', { type: 'checkbox', role: 'switch', 'data-testid': 'notifications-switch', disabled: true })
-  const privacy = h('input', { type: 'checkbox', 'data-testid': 'notifications-private', disabled: true })
-  const test = h('button', { type: 'button', class: 'quiet', 'data-testid': 'notifications-test', disabled: true }, 'Send a test notification')
-  const state = h('p', { class: 'muted', role: 'status', 'data-testid': 'notifications-state' }, 'Checking notifications…')
-  const panel = h(
-    'section',
-    { class: 'notifications', 'data-testid': 'notifications' },
-    h('label', { class: 'row' }, toggle, ' Notifications'),
-    h('label', { class: 'row' }, privacy, ' Private notifications (title only, no message)'),
-    test,
-    state,
-  )
+export type PushState =
+  | { kind: 'unsupported' }
+  | { kind: 'insecure' }
+  | { kind: 'blocked' }
+  | { kind: 'off' }
+  | { kind: 'lost' }
+  | { kind: 'on'; private: boolean }
 
-  let busy = false
-  const show = (on: boolean, isPrivate: boolean, text: string, usable = true) => {
-    toggle.checked = on
-    toggle.disabled = !usable
-    privacy.checked = isPrivate
-    privacy.disabled = !on
-    test.disabled = !on
-    state.textContent = text
-    panel.dataset.state = on ? 'on' : 'off'
+/** The app's service worker is not installed yet (the first visit, a dev build): nothing to subscribe with. */
+export class WorkerMissingError extends Error {
+  constructor() {
+    super('no service worker')
+    this.name = 'WorkerMissingError'
   }
-  const run = (task: () => Promise<void>) => async () => {
-    if (busy) return
-    busy = true
-    try {
-      await task()
-    } catch (error) {
-      state.textContent = error instanceof Error ? error.message : String(error)
-    } finally {
-      busy = false
-    }
-  }
-
-  const support = unsupportedReason()
-  if (support) {
-    show(false, false, support, false)
-    return panel
-  }
-
-  async function refresh(): Promise<void> {
-    if (Notification.permission === 'denied') return show(false, false, 'Notifications are blocked for this site in the browser settings.', false)
-    const [local, server] = await Promise.all([currentSubscription(), call<{ subscription: ServerSubscription }>('GET', '/api/push/subscription')])
-    const on = local !== null && server.subscription?.endpoint === local.endpoint
-    show(on, on && server.subscription?.private === true, on ? 'Notifications are on for this phone.' : 'Notifications are off.')
-  }
-
-  async function enable(isPrivate: boolean): Promise<void> {
-    state.textContent = 'Turning notifications on…'
-    const registration = await readyRegistration()
-    const { publicKey } = await call<{ publicKey: string }>('GET', '/api/push/key')
-    const key = fromBase64url(publicKey)
-    let sub = await registration.pushManager.getSubscription()
-    // A subscription made for other keys (the server's vapid.json was replaced) cannot be used.
-    if (sub && !sameKey(sub.options.applicationServerKey, key)) {
-      await sub.unsubscribe()
-      sub = null
-    }
-    sub ??= await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key })
-    const json = sub.toJSON()
-    await call('POST', '/api/push/subscription', { endpoint: sub.endpoint, keys: { p256dh: json.keys?.p256dh, auth: json.keys?.auth }, private: isPrivate })
-    await refresh()
-  }
-
-  async function disable(): Promise<void> {
-    const sub = await currentSubscription()
-    if (sub) {
-      await call('DELETE', '/api/push/subscription', { endpoint: sub.endpoint })
-      await sub.unsubscribe()
-    }
-    await refresh()
-  }
-
-  store.listen(
-    toggle,
-    'change',
-    run(async () => {
-      if (!toggle.checked) return disable()
-      // Asked inside the tap itself: browsers ignore a permission request made later.
-      const permission = await Notification.requestPermission()
-      if (permission !== 'granted') {
-        show(false, false, permission === 'denied' ? 'Notifications are blocked for this site in the browser settings.' : 'Notifications were not allowed.', permission !== 'denied')
-        return
-      }
-      await enable(privacy.checked)
-    }),
-  )
-  store.listen(privacy, 'change', run(() => enable(privacy.checked)))
-  store.listen(
-    test,
-    'click',
-    run(async () => {
-      state.textContent = 'Sending a test notification…'
-      await call('POST', '/api/push/test', {})
-      state.textContent = 'Test notification sent. It should arrive in a few seconds.'
-    }),
-  )
-  void run(refresh)()
-  return panel
 }
 
-function unsupportedReason(): string | undefined {
-  if (!('serviceWorker' in navigator) || !('PushManager' in window) || !('Notification' in window)) {
-    return 'This browser cannot receive notifications here. On an iPhone, add Handoff to the home screen first.'
-  }
-  if (!window.isSecureContext) return 'Notifications need Handoff over https (handoff serve on the tailnet).'
+/** How long turning on waits for the service worker to finish installing. */
+const WORKER_WAIT_MS = 10_000
+
+/** What the browser cannot do at all, before any permission or subscription. */
+function limitation(): PushState | undefined {
+  if (!('serviceWorker' in navigator) || !('PushManager' in window) || !('Notification' in window)) return { kind: 'unsupported' }
+  if (!window.isSecureContext) return { kind: 'insecure' }
   return undefined
+}
+
+/** Reads the real state: the browser's support and permission, its subscription, and the computer's record of it. */
+export async function readPushState(): Promise<PushState> {
+  const limited = limitation()
+  if (limited) return limited
+  if (Notification.permission === 'denied') return { kind: 'blocked' }
+  const [local, server] = await Promise.all([currentSubscription(), pushSubscription()])
+  if (local === null) return { kind: 'off' }
+  return server?.endpoint === local.endpoint ? { kind: 'on', private: server.private } : { kind: 'lost' }
+}
+
+/** Asks for permission; browsers allow it only during a tap, so call it first thing in the handler. */
+export function askPermission(): Promise<NotificationPermission> {
+  return Notification.requestPermission()
+}
+
+/** Subscribes with the computer's key and hands the subscription to the computer (permission granted). */
+export async function turnOnPush(isPrivate: boolean): Promise<void> {
+  const registration = await workerRegistration()
+  const key = fromBase64url(await pushKey())
+  let subscription = await registration.pushManager.getSubscription()
+  // A subscription made for other keys (the server's vapid.json was replaced) cannot be used.
+  if (subscription && !sameKey(subscription.options.applicationServerKey, key)) {
+    await subscription.unsubscribe()
+    subscription = null
+  }
+  subscription ??= await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key })
+  const { keys } = subscription.toJSON()
+  await savePushSubscription({ endpoint: subscription.endpoint, keys: { p256dh: keys?.p256dh ?? '', auth: keys?.auth ?? '' }, private: isPrivate })
+}
+
+/** Tells the computer to stop, then drops the browser's subscription. */
+export async function turnOffPush(): Promise<void> {
+  const subscription = await currentSubscription()
+  if (!subscription) return
+  await deletePushSubscription(subscription.endpoint)
+  await subscription.unsubscribe()
 }
 
 async function currentSubscription(): Promise<PushSubscription | null> {
@@ -141,10 +91,16 @@ async function currentSubscription(): Promise<PushSubscription | null> {
   return (await registration?.pushManager.getSubscription()) ?? null
 }
 
-async function readyRegistration(): Promise<ServiceWorkerRegistration> {
-  const registration = await navigator.serviceWorker.getRegistration()
-  if (!registration) throw new Error('The app is still installing its service worker; reload the page and try again.')
-  return navigator.serviceWorker.ready
+/** The installed worker's registration, waiting a little for one still installing. */
+async function workerRegistration(): Promise<ServiceWorkerRegistration> {
+  if (await navigator.serviceWorker.getRegistration()) return navigator.serviceWorker.ready
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new WorkerMissingError()), WORKER_WAIT_MS)))
+  try {
+    return await Promise.race([navigator.serviceWorker.ready, late])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
@@ -157,31 +113,4 @@ function sameKey(current: ArrayBuffer | null, wanted: Uint8Array): boolean {
   if (!current) return false
   const a = new Uint8Array(current)
   return a.length === wanted.length && a.every((b, i) => b === wanted[i])
-}
-
-async function call<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
-  let response: Response
-  try {
-    response = await fetch(path, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? null : JSON.stringify(body),
-      cache: 'no-store',
-    })
-  } catch (cause) {
-    throw new ApiError('NETWORK_ERROR', 0, `Could not reach the Handoff server (${String(cause)}).`)
-  }
-  const text = await response.text()
-  let json: unknown
-  try {
-    json = text ? JSON.parse(text) : undefined
-  } catch {
-    json = undefined
-  }
-  if (!response.ok) {
-    const error = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error
-    const code = typeof error?.code === 'string' ? error.code : `HTTP_${response.status}`
-    throw new ApiError(code, response.status, typeof error?.message === 'string' ? error.message : `The server answered ${response.status}.`)
-  }
-  return json as T
 }

@@ -7,6 +7,7 @@ import { h } from './dom.js'
 import { DisposableStore, type Disposable } from './lifetime.js'
 import { clearTabNotifications } from './notifications.js'
 import { pathOf } from './route.js'
+import { AnswerChoices } from './terminal/answers.js'
 import { addTerminalGestures } from './terminal/gestures.js'
 import { ScreenChrome } from './terminal/chrome.js'
 import { wireInput } from './terminal/input.js'
@@ -187,10 +188,14 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
     if (now) delete host.dataset.offline
     else host.dataset.offline = ''
     toolbar.setPaused(!inputOpen())
+    answers.setLive(now)
   }
   // In place before the first fit, so the size the phone asks for is final.
   const toolbar = store.add(new Toolbar({ send: (data) => !readOnly && send(data), appCursor: () => term.modes.applicationCursorKeysMode, disabled: readOnly }))
   screen.append(toolbar.element)
+  // An event's choices, as buttons above the toolbar (opened from a notification, or live).
+  const answers = store.add(new AnswerChoices(target, readOnly, term))
+  toolbar.element.before(answers.element)
   wireInput(store, term, { readOnly, send, takeModifiers: () => toolbar.takeModifiers() })
   const paste = safePaste(store, host, readOnly, {
     screen,

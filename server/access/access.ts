@@ -29,12 +29,14 @@ const auditPeer = (peer: Peer | null) => ({
 /**
  * Asks the gate, writes the decision to the audit log, and throws the refusal.
  * An audit log that cannot be written denies the access (AUDIT_UNAVAILABLE).
+ * `note` says what an allowed access does (an answer's event and choice), in
+ * the entry's `reason`.
  */
 export async function authorize(
   home: string,
-  request: { device: DeviceRecord | null; action: Action; session?: string; peer: Peer; now: number },
+  request: { device: DeviceRecord | null; action: Action; session?: string; peer: Peer; now: number; note?: string },
 ): Promise<Allowed> {
-  const { device, action, session, peer, now } = request
+  const { device, action, session, peer, now, note } = request
   const verdict = decide({ device: grantOf(device), action, ...(session === undefined ? {} : { session }) }, now)
   await appendAudit(home, {
     ts: now,
@@ -43,7 +45,7 @@ export async function authorize(
     action,
     target: session ?? null,
     result: verdict.ok ? 'allow' : 'deny',
-    reason: verdict.ok ? (verdict.readOnly ? 'read-only' : null) : verdict.code,
+    reason: verdict.ok ? [verdict.readOnly ? 'read-only' : undefined, note].filter((r) => r !== undefined).join('; ') || null : verdict.code,
     ...auditPeer(peer),
   })
   if (verdict.ok) return verdict

@@ -1,6 +1,6 @@
 import type { HistoryExtent } from '../../protocol/index.js'
 import type { HandoffError } from '../errors.js'
-import type { ControlClient, SessionLease, TmuxControl } from '../tmux/index.js'
+import { sendBytesCommand, type ControlClient, type SessionLease, type TmuxControl } from '../tmux/index.js'
 import { snapshotCommands } from '../tmux/panes.js'
 import { renderSync, type SyncKind } from './sync.js'
 
@@ -145,8 +145,7 @@ export class SessionFeed {
 
   /** Sends raw input bytes to pane `%pane` as keys (exact bytes, whatever the pane's modes). */
   sendKeys(pane: number, data: Buffer, onError: (err: HandoffError) => void): void {
-    const hex = [...data].map((b) => b.toString(16))
-    this.client.send([['send-keys', '-H', '-t', `%${pane}`, ...hex]], (err) => err && onError(err))
+    this.client.send([sendBytesCommand(`%${pane}`, data)], (err) => err && onError(err))
   }
 
   /**

@@ -1,5 +1,5 @@
 export { EVENT_LIMITS, EVENT_TYPE_PATTERN, EventSchema, parseEventLine, sanitizeEventText, serializeEvent } from './schema.js'
-export type { EventInput, HandoffEvent } from './schema.js'
+export type { EventChoice, EventInput, HandoffEvent } from './schema.js'
 export {
   appendEvent,
   EVENT_LOG_LIMITS,
@@ -21,3 +21,7 @@ export { PIPELINE_LIMITS, startEventPipeline } from './pipeline.js'
 export type { EventListener, EventPipeline, PipelineOptions, SubscribeOptions } from './pipeline.js'
 export { createEventRoutes, EVENT_STREAM_LIMITS, parseSince } from './routes.js'
 export type { EventRouteDeps } from './routes.js'
+export { ANSWER_LIMITS, createAnswerRoutes } from './answer.js'
+export type { AnswerRouteDeps } from './answer.js'
+export { CHOICE_LIMITS, parseChoiceKeys } from './choices.js'
+export type { ParsedKeys } from './choices.js'

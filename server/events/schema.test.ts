@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { CHOICE_LIMITS } from './choices.js'
 import { EVENT_LIMITS, parseEventLine, sanitizeEventText, serializeEvent } from './schema.js'
 
 describe('sanitizeEventText', () => {
@@ -82,6 +83,67 @@ describe('parseEventLine', () => {
   })
 })
 
+describe('choices and the pane', () => {
+  const base = { id: 1, ts: '2026-01-02T03:04:05Z', type: 'notify', message: 'Claude needs your permission to use Bash' }
+  const parse = (extra: object) => parseEventLine(JSON.stringify({ ...base, ...extra }))
+
+  it('reads an old line without them exactly as before', () => {
+    expect(parse({})).toEqual({ ok: true, event: { ...base, ts: '2026-01-02T03:04:05.000Z' } })
+  })
+
+  it('accepts choices and a pane, spelling named keys canonically and cleaning labels', () => {
+    const r = parse({
+      tmux_pane: '%12',
+      choices: [
+        { label: 'Yes', keys: '1' },
+        { label: '\u001b[1mAlways\u001b[0m\n', keys: 'y<enter>', extra: true },
+        { label: 'No', keys: '<ESCAPE>' },
+      ],
+    })
+    expect(r.ok && r.event).toMatchObject({
+      tmux_pane: '%12',
+      choices: [
+        { label: 'Yes', keys: '1' },
+        { label: 'Always', keys: 'y<Enter>' },
+        { label: 'No', keys: '<Esc>' },
+      ],
+    })
+    expect(r.ok && r.event.choices?.[1]).not.toHaveProperty('extra')
+  })
+
+  it('leaves out an empty list, and cuts a long label', () => {
+    expect(parse({ choices: [] })).toMatchObject({ ok: true, event: expect.not.objectContaining({ choices: expect.anything() }) })
+    const r = parse({ choices: [{ label: 'x'.repeat(CHOICE_LIMITS.labelChars + 1), keys: '1' }] })
+    expect(r.ok && [...r.event.choices![0]!.label]).toHaveLength(CHOICE_LIMITS.labelChars)
+  })
+
+  it.each([
+    ['a pane id without %', { tmux_pane: '5' }, 'tmux_pane'],
+    ['a pane id with more', { tmux_pane: '%5; kill-server' }, 'tmux_pane'],
+    ['a pane target by name', { tmux_pane: 'main:0.1' }, 'tmux_pane'],
+    ['choices not a list', { choices: { label: 'Yes', keys: '1' } }, 'choices'],
+    ['one choice too many', { choices: Array.from({ length: CHOICE_LIMITS.count + 1 }, (_, i) => ({ label: `c${i}`, keys: String(i) })) }, 'choices'],
+    ['a choice without keys', { choices: [{ label: 'Yes' }] }, 'choices.0.keys'],
+    ['empty keys', { choices: [{ label: 'Yes', keys: '' }] }, 'choices.0.keys'],
+    ['keys with a raw control byte', { choices: [{ label: 'Yes', keys: 'y\r' }] }, 'choices.0.keys'],
+    ['keys with a raw escape', { choices: [{ label: 'Quit', keys: '\u001b:q!' }] }, 'choices.0.keys'],
+    ['keys with a C1 control', { choices: [{ label: 'Yes', keys: '\u009b2J' }] }, 'choices.0.keys'],
+    ['an unknown named key', { choices: [{ label: 'Yes', keys: '<F13>' }] }, 'choices.0.keys'],
+    ['an unclosed named key', { choices: [{ label: 'Yes', keys: '<Enter' }] }, 'choices.0.keys'],
+    ['keys over the limit', { choices: [{ label: 'Yes', keys: 'y'.repeat(CHOICE_LIMITS.keysChars + 1) }] }, 'choices.0.keys'],
+    ['a label empty once cleaned', { choices: [{ label: '\u001b[0m', keys: '1' }] }, 'choices.0.label'],
+  ])('refuses %s, naming the field', (_name, extra, field) => {
+    const r = parse(extra)
+    expect(r.ok).toBe(false)
+    if (!r.ok) expect(r.detail.startsWith(`${field}:`)).toBe(true)
+  })
+
+  it('takes keys at the limit', () => {
+    expect(parse({ choices: [{ label: 'Yes', keys: 'y'.repeat(CHOICE_LIMITS.keysChars) }] }).ok).toBe(true)
+    expect(parse({ choices: Array.from({ length: CHOICE_LIMITS.count }, (_, i) => ({ label: `c${i}`, keys: String(i) })) }).ok).toBe(true)
+  })
+})
+
 describe('serializeEvent', () => {
   it('keeps every line on one line and parses back the same', () => {
     const event = { id: 1, ts: '2026-01-02T03:04:05.000Z', type: 'stop', message: 'a\u2028b', cwd: '/x\u0085y' }
@@ -96,7 +158,7 @@ describe('event lines under any input (property)', () => {
     const fc = (await import('fast-check')).default
     const { hostileString, jsonText } = await import('../../tests/support/arbitraries.js')
     const eventish = fc
-      .record({ id: fc.oneof(fc.integer(), fc.double(), fc.string()), ts: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.string()), type: fc.oneof(fc.constantFrom('stop', 'notify', 'error'), fc.string()), message: hostileString(80), tmux_window: fc.anything() }, { requiredKeys: [] })
+      .record({ id: fc.oneof(fc.integer(), fc.double(), fc.string()), ts: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.string()), type: fc.oneof(fc.constantFrom('stop', 'notify', 'error'), fc.string()), message: hostileString(80), tmux_window: fc.anything(), tmux_pane: fc.oneof(fc.constantFrom('%0', '%42'), fc.string()), choices: fc.oneof(fc.array(fc.record({ label: hostileString(50), keys: fc.oneof(fc.constantFrom('1', 'y<Enter>', '<esc>', '<lt>x'), hostileString(40)) }), { maxLength: 8 }), fc.anything()) }, { requiredKeys: [] })
       .map((o) => JSON.stringify(o))
     fc.assert(
       fc.property(fc.oneof(hostileString(), jsonText, eventish), (line) => {

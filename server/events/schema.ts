@@ -1,4 +1,7 @@
 import * as v from 'valibot'
+// The file itself, not server/tmux/index.ts: `handoff notify` loads this and must start fast.
+import { PANE_ID_PATTERN } from '../tmux/tmux.js'
+import { CHOICE_LIMITS, parseChoiceKeys } from './choices.js'
 
 /**
  * Every limit on an event, in characters (code points) unless the name says
@@ -36,6 +39,17 @@ export interface HandoffEvent {
   cwd?: string
   claude_session_id?: string
   source?: string
+  /** The tmux pane it came from (`%5`, from $TMUX_PANE): where an answer is typed. */
+  tmux_pane?: string
+  /** What the user may answer, at most CHOICE_LIMITS.count; see docs/notifications.md#choices. */
+  choices?: EventChoice[]
+}
+
+/** One answer an event offers: a label to show, and the keys an answer types into the pane. */
+export interface EventChoice {
+  label: string
+  /** Text and named keys, such as `1`, `y<Enter>` or `<Esc>` (choices.ts). */
+  keys: string
 }
 
 // Terminal escape sequences as a whole, so no parameter bytes are left behind as text:
@@ -75,6 +89,26 @@ const text = (maxChars: number) => v.pipe(v.string(), v.transform((s) => sanitiz
 const optionalText = (maxChars: number) =>
   v.optional(v.pipe(v.string(), v.transform((s) => sanitizeEventText(s, maxChars) || undefined)))
 
+/** `keys` in canonical spelling, or an issue that says what is wrong with it. */
+const choiceKeys = v.pipe(
+  v.string(),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const parsed = parseChoiceKeys(dataset.value)
+    if (parsed.ok) return parsed.canonical
+    addIssue({ message: parsed.reason })
+    return NEVER
+  }),
+)
+
+const choice = v.object({
+  label: v.pipe(
+    v.string(),
+    v.transform((s) => sanitizeEventText(s, CHOICE_LIMITS.labelChars)),
+    v.minLength(1, 'must not be empty once control characters are removed'),
+  ),
+  keys: choiceKeys,
+})
+
 /** Fields every event has, whoever wrote it; unknown fields are dropped. */
 const FIELDS = {
   type: v.pipe(v.string(), v.regex(EVENT_TYPE_PATTERN, 'must be a short lowercase word matching /^[a-z][a-z0-9_-]{0,31}$/')),
@@ -85,6 +119,15 @@ const FIELDS = {
   cwd: optionalText(EVENT_LIMITS.cwdChars),
   claude_session_id: optionalText(EVENT_LIMITS.claudeSessionIdChars),
   source: optionalText(EVENT_LIMITS.sourceChars),
+  tmux_pane: v.optional(v.pipe(v.string(), v.regex(PANE_ID_PATTERN, 'must be a tmux pane id such as %5'))),
+  // An empty list is left out, as empty optional text is.
+  choices: v.optional(
+    v.pipe(
+      v.array(choice),
+      v.maxLength(CHOICE_LIMITS.count, `must offer at most ${CHOICE_LIMITS.count} choices`),
+      v.transform((list) => (list.length > 0 ? list : undefined)),
+    ),
+  ),
 }
 
 /**

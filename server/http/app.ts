@@ -199,14 +199,21 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use('*', serveStatic({ root: deps.webRoot, onFound: (_path, c) => c.header('Cache-Control', 'no-cache') }))
 
   // Any other page is the app itself, so deep links such as /t/main/0 load it.
-  let indexHtml: string | undefined
+  // A terminal's link gets the shell that also preloads xterm.js (terminal.html,
+  // made by vite.config.ts), so a cold open fetches it beside the entry script.
+  const shells = new Map<string, string>()
+  const readShell = async (file: string): Promise<string | undefined> => {
+    const html = shells.get(file) ?? (await readFile(join(deps.webRoot, file), 'utf8').catch(() => undefined))
+    if (html !== undefined) shells.set(file, html)
+    return html
+  }
   app.get('*', async (c) => {
-    indexHtml ??= await readFile(join(deps.webRoot, 'index.html'), 'utf8').catch(() => undefined)
-    if (indexHtml === undefined) {
+    const html = (c.req.path.startsWith('/t/') ? await readShell('terminal.html') : undefined) ?? (await readShell('index.html'))
+    if (html === undefined) {
       throw new HandoffError('NOT_FOUND', 404, 'the web app is not built; run "npm run build"')
     }
     c.header('Cache-Control', 'no-cache')
-    return c.html(indexHtml)
+    return c.html(html)
   })
 
   app.onError((err, c) => {

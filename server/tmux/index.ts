@@ -1,5 +1,7 @@
 export { MIN_CLAIM_SIZE, PANE_ID_PATTERN, paneLocation, socketPathFromTmuxEnv, Tmux } from './tmux.js'
 export type { PaneLocation, Session, Snapshot, Window, WindowTarget, TmuxVersions } from './tmux.js'
+export { NAMED_KEYS, sendBytesCommand } from './keys.js'
+export type { KeyInput, NamedKey } from './keys.js'
 export { checkNewName, cleanTitle, NEW_NAME_PATTERN, parseWindowIndex } from './names.js'
 export { tmuxEnv, tmuxSpawns } from './run.js'
 export { TmuxControl, tmuxSocketPath } from './connection.js'

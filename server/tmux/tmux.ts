@@ -2,6 +2,7 @@ import { homedir } from 'node:os'
 import { HandoffError } from '../errors.js'
 import { checkNewName, cleanTitle } from './names.js'
 import { recordFormat } from './records.js'
+import { sendKeysCommands, type KeyInput } from './keys.js'
 import { runTmux, versionMismatch, type RunOptions } from './run.js'
 import { OneShotTransport, type TmuxTransport } from './transport.js'
 
@@ -278,6 +279,26 @@ export class Tmux {
     const r = await runTmux(this.socketName, args, { maxOutputBytes: 32 * 1024 * 1024 })
     if (r.exitCode === 0) return r.stdout
     throw new HandoffError('TMUX_FAILED', 503, `tmux capture-pane exited ${r.exitCode}: ${r.stderr.trim() || 'no message'}`)
+  }
+
+  /**
+   * Where pane `paneId` (`%5`) is now: its session's name and window's index,
+   * found in tmux's own list of every pane (the id is compared here, never
+   * given to tmux to resolve). Null when no such pane exists, or no server runs.
+   */
+  async findPane(paneId: string): Promise<PaneLocation | null> {
+    const { format, parse } = recordFormat({ pane: '#{pane_id}', session: '#{session_name}', window: '#{window_index}' })
+    const r = await this.transport.command(['list-panes', '-a', '-F', format])
+    if (r.status === 'no-server' || (r.status === 'failed' && /no current target|no sessions/i.test(r.message))) return null
+    if (r.status === 'failed') throw new HandoffError('TMUX_FAILED', 503, r.message)
+    const row = parse(r.output).find((p) => p.pane === paneId)
+    return row && /^\d+$/.test(row.window) ? { session: row.session, window: Number(row.window) } : null
+  }
+
+  /** Types `inputs` into pane `paneId` (`%5`, checked by PANE_ID_PATTERN), in order. */
+  async sendKeys(paneId: string, inputs: readonly KeyInput[]): Promise<void> {
+    if (!PANE_ID_PATTERN.test(paneId)) throw new HandoffError('BAD_REQUEST', 400, `not a tmux pane id: ${JSON.stringify(paneId.slice(0, 20))}`)
+    for (const command of sendKeysCommands(paneId, inputs)) await this.exec(command)
   }
 
   /** The binary's and the running server's versions; a mismatch breaks attaching. */

@@ -1,17 +1,21 @@
 import { listWindows, type TmuxWindow } from '../api.js'
 import { h } from '../dom.js'
-import { onSessions } from '../events.js'
+import { onSessions, runningUnseenEvents, type UnseenBadge } from '../events.js'
 import { DisposableStore, type Disposable } from '../lifetime.js'
+import { unseenCount, unseenLabel, unseenText } from '../sessions/unseen-marks.js'
 import type { TerminalTarget } from './socket.js'
+import './strip.css'
 
 /**
  * The strip of the session's windows above the terminal: fetched once, then
- * live from the event stream (`event: sessions`). A tap opens another window.
+ * live from the event stream (`event: sessions`). Another window with unseen
+ * events shows their count and the newest one's text. A tap opens another window.
  */
 export class WindowStrip implements Disposable {
   readonly element = h('nav', { class: 'window-strip', 'data-testid': 'window-strip', 'aria-label': 'Windows of this session' })
   private readonly store = new DisposableStore()
   private loading = false
+  private windows: readonly TmuxWindow[] = []
 
   constructor(
     private readonly target: TerminalTarget,
@@ -23,6 +27,8 @@ export class WindowStrip implements Disposable {
         if (session) this.render(session.windowList)
       }),
     )
+    const unseen = runningUnseenEvents()
+    if (unseen) this.store.add(unseen.onChange(() => this.render(this.windows)))
   }
 
   /** Fetches the windows (the stream may not have sent them yet). */
@@ -44,18 +50,30 @@ export class WindowStrip implements Disposable {
 
   private render(windows: readonly TmuxWindow[]): void {
     if (this.store.isDisposed) return
-    const chips = windows.map((w) => {
-      const here = w.index === this.target.window
-      const button = h(
-        'button',
-        { type: 'button', class: 'strip-window', 'data-testid': `strip-window-${w.index}`, 'aria-current': here ? 'page' : undefined },
-        `${w.index}:${w.name}`,
-      )
-      if (!here) button.addEventListener('click', () => this.open({ session: this.target.session, window: w.index }))
-      return button
-    })
-    this.element.replaceChildren(...chips)
+    this.windows = windows
+    this.element.replaceChildren(...windows.map((w) => this.chip(w)))
     // The window shown is always in view, however many windows come before it.
     this.element.querySelector('[aria-current]')?.scrollIntoView({ block: 'nearest', inline: 'center' })
+  }
+
+  private chip(window: TmuxWindow): HTMLButtonElement {
+    const here = window.index === this.target.window
+    // The window on screen has none: its events count as seen as they come.
+    const unseen: UnseenBadge = here ? { count: 0 } : (runningUnseenEvents()?.badge({ session: this.target.session, window: window.index }) ?? { count: 0 })
+    const button = h(
+      'button',
+      {
+        type: 'button',
+        class: 'strip-window',
+        'data-testid': `strip-window-${window.index}`,
+        'aria-current': here ? 'page' : undefined,
+        'aria-label': `Window ${window.index}: ${window.name}${unseenLabel(unseen)}`,
+      },
+      `${window.index}:${window.name}`,
+      unseenCount(unseen),
+      unseenText(unseen),
+    )
+    if (!here) button.addEventListener('click', () => this.open({ session: this.target.session, window: window.index }))
+    return button
   }
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Claude Code hook: tells Handoff that Claude needs you (Notification) or has
-// finished (Stop). Usage, from hooks.json or ~/.claude/settings.json:
+// finished (Stop); a permission prompt's event offers its answers (Yes / Yes,
+// don't ask again / No), which the phone can send back. Usage, from hooks.json
+// or ~/.claude/settings.json:
 //
 //   node /path/to/handoff-hook.mjs notify|stop      (the hook's JSON on stdin)
 //
@@ -21,6 +23,20 @@ const LIMITS = {
 }
 
 const DEFAULT_MESSAGE = { notify: 'Claude needs your attention', stop: 'Claude finished' }
+
+/**
+ * The answers of Claude Code's permission prompt ("1. Yes / 2. Yes, and
+ * don't ask again … / 3. No, and tell Claude what to do differently (esc)"),
+ * as `handoff notify --choice LABEL=KEYS`: a digit picks its line, Esc says no.
+ */
+const PERMISSION_CHOICES = ['Yes=1', "Yes, don't ask again=2", 'No=<Esc>']
+
+/**
+ * Whether the Notification is a permission prompt: Claude Code says so in
+ * `notification_type`; versions before it only in the message.
+ */
+const isPermissionPrompt = (input) =>
+  input.notification_type === undefined ? /needs your permission/i.test(str(input.message) ?? '') : input.notification_type === 'permission_prompt'
 
 /** Leaves at once with 0, the only exit code this script has. */
 const done = () => process.exit(0)
@@ -91,6 +107,7 @@ async function main() {
   if (cwd) args.push(`--cwd=${cwd}`)
   const session = str(input.session_id)
   if (session) args.push(`--claude-session-id=${session}`)
+  if (type === 'notify' && isPermissionPrompt(input)) for (const choice of PERMISSION_CHOICES) args.push(`--choice=${choice}`)
 
   const { file, args: pre } = handoffCommand()
   // Detached, no stdio shared with Claude, not waited for: Claude reads our

@@ -15,7 +15,16 @@ export interface PushEvent {
   cwd?: string | undefined
   claude_session_id?: string | undefined
   source?: string | undefined
+  tmux_pane?: string | undefined
+  choices?: { label: string; keys: string }[] | undefined
 }
+
+/**
+ * Whether the event can be answered at all: it offers choices, and names the
+ * pane and the tab they go to (docs/notifications.md#choices).
+ */
+export const offersChoices = (event: PushEvent): boolean =>
+  (event.choices?.length ?? 0) > 0 && event.tmux_pane !== undefined && tabOf(event) !== null
 
 /** The event's tmux tab, or null when it has none (or only half of one). */
 export function tabOf(event: PushEvent): { session: string; window: number } | null {

@@ -2,7 +2,7 @@ export { blockedAddressReason, BlockedAddressError, createPushAgent, guardedLook
 export type { AddressPolicy, PushAgentOptions } from './address.js'
 export { checkEndpoint, checkKeys, isPushServiceHost, PUSH_SERVICE_HOSTS } from './endpoint.js'
 export type { EndpointPolicy } from './endpoint.js'
-export { tabOf } from './event.js'
+export { offersChoices, tabOf } from './event.js'
 export type { PushEvent } from './event.js'
 export { DEFAULT_PUSH_TTL_S, PUSH_LIMITS, PUSH_TTL_S } from './limits.js'
 export { encodePayload, payloadFor, tagFor, topicFor, ttlFor, urgencyFor, urlFor } from './payload.js'

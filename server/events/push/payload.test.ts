@@ -29,6 +29,46 @@ describe('payloadFor', () => {
   })
 })
 
+describe('payloadFor with choices', () => {
+  const asking = {
+    ...base,
+    tmux_session: 'proj',
+    tmux_window: 2,
+    tmux_pane: '%7',
+    choices: [
+      { label: 'Yes', keys: '1' },
+      { label: 'No\u202e', keys: '<Esc>' },
+    ],
+  }
+
+  it('carries the labels and the answer marker to a device that may answer', () => {
+    expect(payloadFor(asking, false, true)).toMatchObject({ url: '/t/proj/2?answer=7', choices: ['Yes', 'No'] })
+  })
+  it('carries neither to a read-only device', () => {
+    const p = payloadFor(asking, false, false)
+    expect(p.url).toBe('/t/proj/2')
+    expect(p).not.toHaveProperty('choices')
+  })
+  it('carries neither when the event names no pane or no tab to answer in', () => {
+    const { tmux_pane: _pane, ...noPane } = asking
+    expect(payloadFor(noPane, false, true)).not.toHaveProperty('choices')
+    const { tmux_window: _window, ...noTab } = asking
+    expect(payloadFor(noTab, false, true)).toMatchObject({ url: '/' })
+    expect(payloadFor(noTab, false, true)).not.toHaveProperty('choices')
+  })
+  it('keeps the choices in private notifications (they are how to answer)', () => {
+    expect(payloadFor(asking, true, true)).toMatchObject({ body: '', choices: ['Yes', 'No'] })
+  })
+  it('keeps six long labels within the largest bucket, and drops them only with the tab', () => {
+    const many = { ...asking, message: '😀'.repeat(1000), choices: Array.from({ length: 6 }, () => ({ label: '😀'.repeat(40), keys: '1' })) }
+    const out = JSON.parse(encodePayload(payloadFor(many, false, true)).toString()) as { choices?: string[] }
+    expect(out.choices).toHaveLength(6)
+    const huge = JSON.parse(encodePayload(payloadFor({ ...many, tmux_session: '%'.repeat(3000) }, false, true)).toString()) as { url: string; choices?: string[] }
+    expect(huge.url).toBe('/')
+    expect(huge).not.toHaveProperty('choices')
+  })
+})
+
 describe('encodePayload', () => {
   it.each([
     ['x', 10, 1_024],

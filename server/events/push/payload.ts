@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto'
 import type { PushPayload, TabTag } from '../../../protocol/index.js'
-import { tabOf, type PushEvent } from './event.js'
+import { CHOICE_LIMITS } from '../choices.js'
+import { offersChoices, tabOf, type PushEvent } from './event.js'
 import { DEFAULT_PUSH_TTL_S, PUSH_LIMITS, PUSH_TTL_S } from './limits.js'
 
 export type { PushPayload }
@@ -25,11 +26,16 @@ export const urlFor = (event: PushEvent): string => {
   return tab ? `/t/${encodeURIComponent(tab.session)}/${tab.window}` : '/'
 }
 
-/** The notification for `event`; with `privateBody` the title only. */
-export function payloadFor(event: PushEvent, privateBody: boolean): PushPayload {
+/**
+ * The notification for `event`; with `privateBody` the title only. With
+ * `mayAnswer` (the device is not read-only) an event that offers choices
+ * carries their labels, and its url the `?answer=ID` marker that makes the
+ * app show them: a device that cannot answer gets neither.
+ */
+export function payloadFor(event: PushEvent, privateBody: boolean, mayAnswer = false): PushPayload {
   const tab = tabOf(event)
   const title = cleanText(event.title ?? '', PUSH_LIMITS.titleChars) || (tab ? `${tab.session}:${tab.window}` : 'Handoff')
-  return {
+  const payload: PushPayload = {
     id: event.id,
     ts: event.ts,
     type: cleanText(event.type, 32),
@@ -38,6 +44,8 @@ export function payloadFor(event: PushEvent, privateBody: boolean): PushPayload 
     tag: tagFor(event),
     url: urlFor(event),
   }
+  if (!mayAnswer || !offersChoices(event)) return payload
+  return { ...payload, url: `${payload.url}?answer=${event.id}`, choices: (event.choices ?? []).map((c) => cleanText(c.label, CHOICE_LIMITS.labelChars)) }
 }
 
 /**
@@ -58,8 +66,11 @@ export function encodePayload(payload: PushPayload): Buffer {
     }
     if (p.body !== '') p = { ...p, body: shorten(p.body, over) }
     else if ([...p.title].length > 1) p = { ...p, title: shorten(p.title, over) || '…' }
-    // A session name too long for any bucket: the notification opens the list instead.
-    else p = { ...p, tag: `type:${p.type}`, url: '/' }
+    // A session name too long for any bucket: the notification opens the list instead, and cannot be answered.
+    else {
+      const { choices: _dropped, ...rest } = p
+      p = { ...rest, tag: `type:${p.type}`, url: '/' }
+    }
   }
 }
 

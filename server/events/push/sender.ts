@@ -97,19 +97,20 @@ export function startPushSender(options: PushSenderOptions): PushSender {
         jobs.push(Promise.resolve({ deviceId: sub.deviceId, endpoint: sub.endpoint, outcome: { kind: 'suppressed' } }))
         continue
       }
-      jobs.push(push(sub, event, limits.maxAttempts))
+      jobs.push(push(sub, event, limits.maxAttempts, !verdict.readOnly))
     }
     if (dead.length > 0) await drop(dead, 'device revoked')
     return Promise.all(jobs)
   }
 
-  async function push(sub: PushSubscriptionRecord, event: PushEvent, attempts: number): Promise<Delivery> {
+  /** One device's push; `mayAnswer`: it may type (not read-only), so an event's choices go with it. */
+  async function push(sub: PushSubscriptionRecord, event: PushEvent, attempts: number, mayAnswer: boolean): Promise<Delivery> {
     const base = { deviceId: sub.deviceId, endpoint: sub.endpoint }
     if (slots.waiting >= limits.queuedSends) {
       log(`push: queue full (${limits.queuedSends}); dropped event ${event.id} for device ${sub.deviceId}`)
       return { ...base, outcome: { kind: 'dropped', reason: 'queue full' } }
     }
-    const payload = encodePayload(payloadFor(event, sub.private))
+    const payload = encodePayload(payloadFor(event, sub.private, mayAnswer))
     const sendOptions = {
       ...policy,
       vapid: options.vapid,
@@ -144,7 +145,7 @@ export function startPushSender(options: PushSenderOptions): PushSender {
   async function sendTest(deviceId: string): Promise<Delivery[]> {
     const subs = (await readSubscriptions(options.home)).filter((s) => s.deviceId === deviceId)
     const event: PushEvent = { id: 0, ts: new Date(now()).toISOString(), type: 'test', title: 'Handoff', message: 'Notifications work on this device.' }
-    return Promise.all(subs.map((sub) => push(sub, event, 1)))
+    return Promise.all(subs.map((sub) => push(sub, event, 1, false)))
   }
 
   const unsubscribe = options.subscribe?.(

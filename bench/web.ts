@@ -127,7 +127,12 @@ export interface TimeToLive {
   /** A fresh browser profile each time: no HTTP cache, no service worker, nothing saved. */
   cold: Load
   /** The same profile opening the link again: the service worker in control, the last screen saved. */
-  warm: Load & { savedScreen: Spread }
+  warm: Load & {
+    /** The first screen the terminal showed: the saved one, or the live one where it came first. */
+    firstScreen: Spread
+    /** In how many of the opens the saved screen was painted before the live one replaced it. */
+    savedShown: number
+  }
 }
 
 /** Text printed into the pane before each open; the page's probe records when `live-N` first shows. */
@@ -135,24 +140,49 @@ const MARKER = 'live'
 
 /**
  * What DevTools injects into every page before the page's own scripts (so
- * the page's CSP does not apply): the page clock at the first binary
- * WebSocket message, and at the first time each marker is in the document.
+ * the page's CSP does not apply): the page clock when the terminal socket
+ * is created and at its first binary message, and when each marker is
+ * first painted. A marker put
+ * into the document while the browser renders a frame (xterm.js draws in
+ * animation frames) is painted in that frame; one put in by any other task
+ * is painted in the next frame the browser gets to, which a long task (the
+ * terminal's chunk starting) can delay: then its time is that frame's.
  */
 function pageProbe(marker: string): void {
-  const probe = { firstByteMs: undefined as number | undefined, seen: {} as Record<string, number> }
+  const probe = { socketMs: undefined as number | undefined, firstByteMs: undefined as number | undefined, seen: {} as Record<string, number> }
   ;(window as unknown as { __ttl: typeof probe }).__ttl = probe
   const Native = window.WebSocket
   window.WebSocket = class extends Native {
     constructor(url: string | URL, protocols?: string | string[]) {
+      if (new URL(url, location.href).pathname.startsWith('/api/term/')) probe.socketMs ??= performance.now()
       super(url, protocols)
       this.addEventListener('message', (event: MessageEvent) => {
         if (typeof event.data !== 'string') probe.firstByteMs ??= performance.now()
       })
     }
   }
+  // True from this probe's animation-frame callback (registered first in each frame) until the frame is done.
+  let rendering = false
+  const frameDone = new MessageChannel()
+  frameDone.port1.onmessage = () => (rendering = false)
+  const frame = () => {
+    rendering = true
+    frameDone.port2.postMessage(0)
+    requestAnimationFrame(frame)
+  }
+  requestAnimationFrame(frame)
   const pattern = new RegExp(`${marker}-(\\d+)`, 'g')
+  const pending = new Set<string>()
   new MutationObserver(() => {
-    for (const match of (document.body?.textContent ?? '').matchAll(pattern)) probe.seen[match[1]!] ??= performance.now()
+    for (const match of (document.body?.textContent ?? '').matchAll(pattern)) {
+      const n = match[1]!
+      if (probe.seen[n] !== undefined || pending.has(n)) continue
+      if (rendering) probe.seen[n] = performance.now()
+      else {
+        pending.add(n)
+        requestAnimationFrame(() => (probe.seen[n] ??= performance.now()))
+      }
+    }
   }).observe(document, { subtree: true, childList: true, characterData: true })
 }
 
@@ -193,55 +223,63 @@ function waitLabel(type: string, url: string): string {
 /**
  * The page's network waits as DevTools reports them: requests that went to
  * the network (not those the service worker or a cache answered), and the
- * terminal socket's handshake.
+ * terminal socket's handshake. Times in ms since the epoch: DevTools gives
+ * each request's start as wall time and its later events on a monotonic
+ * clock, so each request's offset between the two converts them.
  */
 class NetworkLog {
-  private readonly pending = new Map<string, { label: string; type: string; start: number; end: number; network: boolean }>()
-  private socket: { id: string; start: number; end: number } | undefined
+  private readonly requests = new Map<string, { label: string; start: number; end: number; offset: number; network: boolean }>()
+  private socket: { id: string; offset: number; end: number } | undefined
 
   constructor(cdp: CDPSession) {
     cdp.on('Network.requestWillBeSent', (e) => {
       if (e.redirectResponse || !e.type || !WAITED_TYPES.has(e.type)) return
-      this.pending.set(e.requestId, { label: waitLabel(e.type, e.request.url), type: e.type, start: e.timestamp, end: NaN, network: true })
-    })
-    cdp.on('Network.responseReceived', (e) => {
-      const wait = this.pending.get(e.requestId)
-      if (!wait) return
-      wait.network = !e.response.fromServiceWorker && !e.response.fromDiskCache && !e.response.fromPrefetchCache
-      wait.end = Math.max(e.timestamp, wait.end || 0)
+      const start = e.wallTime * 1000
+      this.requests.set(e.requestId, { label: waitLabel(e.type, e.request.url), start, end: NaN, offset: start - e.timestamp * 1000, network: true })
     })
     // Throttled answers reach the page after the network service finished them: a wait ends at the later event.
-    cdp.on('Network.loadingFinished', (e) => {
-      const wait = this.pending.get(e.requestId)
-      if (wait) wait.end = Math.max(e.timestamp, wait.end || 0)
+    const ended = (id: string, timestamp: number) => {
+      const request = this.requests.get(id)
+      if (request) request.end = Math.max(timestamp * 1000 + request.offset, request.end || 0)
+    }
+    cdp.on('Network.responseReceived', (e) => {
+      const request = this.requests.get(e.requestId)
+      if (request) request.network = !e.response.fromServiceWorker && !e.response.fromDiskCache && !e.response.fromPrefetchCache
+      ended(e.requestId, e.timestamp)
     })
+    cdp.on('Network.loadingFinished', (e) => ended(e.requestId, e.timestamp))
     cdp.on('Network.requestServedFromCache', (e) => {
-      const wait = this.pending.get(e.requestId)
-      if (wait) wait.network = false
+      const request = this.requests.get(e.requestId)
+      if (request) request.network = false
     })
     cdp.on('Network.webSocketCreated', (e) => {
-      if (!this.socket && new URL(e.url).pathname.startsWith('/api/term/')) this.socket = { id: e.requestId, start: NaN, end: NaN }
+      if (!this.socket && new URL(e.url).pathname.startsWith('/api/term/')) this.socket = { id: e.requestId, offset: NaN, end: NaN }
     })
     cdp.on('Network.webSocketWillSendHandshakeRequest', (e) => {
-      if (e.requestId === this.socket?.id) this.socket.start = e.timestamp
+      if (e.requestId === this.socket?.id) this.socket.offset = e.wallTime * 1000 - e.timestamp * 1000
     })
     cdp.on('Network.webSocketHandshakeResponseReceived', (e) => {
-      if (e.requestId === this.socket?.id) this.socket.end = e.timestamp
+      if (e.requestId === this.socket?.id) this.socket.end = e.timestamp * 1000 + this.socket.offset
     })
   }
 
   /** Forgets everything: the next navigation starts a new log. */
   reset(): void {
-    this.pending.clear()
+    this.requests.clear()
     this.socket = undefined
   }
 
-  /** The network waits in series up to the terminal socket's handshake, as labels; undefined until it is answered. */
-  chainToSocket(): string[] | undefined {
+  /**
+   * The network waits in series up to the terminal socket's handshake, as
+   * labels, given when the page created the socket (ms since the epoch): a
+   * request that ended after that could not have held it up. Undefined until
+   * the handshake is answered.
+   */
+  chainToSocket(createdAt: number): string[] | undefined {
     const socket = this.socket
     if (!socket || !Number.isFinite(socket.end)) return undefined
-    const waits = [...this.pending.values()].filter((w) => w.network && Number.isFinite(w.end))
-    return chainBefore(waits, { label: 'socket', start: socket.start, end: socket.end }).map((w) => w.label)
+    const waits = [...this.requests.values()].filter((w) => w.network && Number.isFinite(w.end))
+    return chainBefore(waits, { label: 'socket', start: createdAt, end: socket.end }).map((w) => w.label)
   }
 }
 
@@ -263,24 +301,29 @@ interface OneLoad {
   chain: string[]
 }
 
-type Probe = { firstByteMs?: number; seen: Record<string, number> }
+type Probe = { socketMs?: number; firstByteMs?: number; seen: Record<string, number> }
 
 /** Navigates to `url` and waits until marker `n` shows; the page's own clock, from navigation start. */
 async function timeLoad(page: Page, log: NetworkLog, url: string, n: string): Promise<OneLoad> {
   log.reset()
   await page.goto(url, { timeout: STEP_TIMEOUT_MS, waitUntil: 'commit' })
   await page.waitForFunction((m) => (window as unknown as { __ttl: Probe }).__ttl.seen[m] !== undefined, n, { timeout: STEP_TIMEOUT_MS, polling: 20 })
-  const times = await page.evaluate((m) => {
+  const { socketCreatedAt, ...times } = await page.evaluate((m) => {
     const probe = (window as unknown as { __ttl: Probe }).__ttl
     const navigation = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined
-    return { liveTextMs: probe.seen[m]!, firstByteMs: probe.firstByteMs ?? NaN, scriptRanMs: navigation?.domContentLoadedEventStart ?? NaN }
+    return {
+      liveTextMs: probe.seen[m]!,
+      firstByteMs: probe.firstByteMs ?? NaN,
+      scriptRanMs: navigation?.domContentLoadedEventStart ?? NaN,
+      socketCreatedAt: performance.timeOrigin + (probe.socketMs ?? NaN),
+    }
   }, n)
   // DevTools' events travel apart from the page's answer: give the handshake's a moment to arrive.
   const deadline = Date.now() + 2_000
-  let chain = log.chainToSocket()
+  let chain = log.chainToSocket(socketCreatedAt)
   while (!chain && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 20))
-    chain = log.chainToSocket()
+    chain = log.chainToSocket(socketCreatedAt)
   }
   if (!chain) throw new Error('DevTools never reported the terminal socket\'s handshake')
   return { ...times, chain }
@@ -358,7 +401,9 @@ export async function measureTimeToLive(port: number, cookie: string, session: s
         cold.push(loads.cold)
         warm.push(loads.warm)
       }
-      results.push({ rttMs, opens: DEEP_LINK_OPENS, cold: summarize(cold), warm: { ...summarize(warm), savedScreen: spread(warm.map((w) => w.savedScreenMs)) } })
+      const firstScreen = spread(warm.map((w) => Math.min(w.liveTextMs, Number.isFinite(w.savedScreenMs) ? w.savedScreenMs : Infinity)))
+      const savedShown = warm.filter((w) => w.savedScreenMs < w.liveTextMs).length
+      results.push({ rttMs, opens: DEEP_LINK_OPENS, cold: summarize(cold), warm: { ...summarize(warm), firstScreen, savedShown } })
     }
   } finally {
     await browser.close()
@@ -415,7 +460,13 @@ export function webRows(r: WebResults, verdict: (ok: boolean) => string): Row[] 
     rows.push(
       [`web, ${at}: deep link cold → live text`, ms(cold.liveText.medianMs), of(cold.liveText), phone ? `<= ${ms(T.coldLiveTextMs)}` : '', phone ? verdict(cold.liveText.medianMs <= T.coldLiveTextMs) : ''],
       ['  first byte; script ran', `${ms(cold.firstByte.medianMs)}; ${ms(cold.scriptRan.medianMs)}`, waits(cold), rttMs === 0 ? `first byte <= ${ms(T.deepLinkFirstByteMs)}` : '', rttMs === 0 ? verdict(cold.firstByte.medianMs <= T.deepLinkFirstByteMs) : ''],
-      [`web, ${at}: warm → saved screen`, ms(warm.savedScreen.medianMs), of(warm.savedScreen), phone ? `<= ${ms(T.warmSavedScreenMs)}` : '', phone ? verdict(warm.savedScreen.medianMs <= T.warmSavedScreenMs) : ''],
+      [
+        `web, ${at}: warm → saved screen`,
+        ms(warm.firstScreen.medianMs),
+        of(warm.firstScreen, `; saved screen first in ${warm.savedShown}, else live`),
+        phone ? `<= ${ms(T.warmSavedScreenMs)}` : '',
+        phone ? verdict(warm.firstScreen.medianMs <= T.warmSavedScreenMs) : '',
+      ],
       [
         `web, ${at}: warm → live text`,
         ms(warm.liveText.medianMs),

@@ -133,6 +133,23 @@ async function main(): Promise<void> {
     await page.waitForFunction(() => document.querySelector('.xterm-rows')?.textContent?.includes('Shall I commit'))
     await shoot(page, 'terminal')
 
+    // Answer buttons: an event with choices for the tab on screen, as Claude Code's hook or a notification's tap brings them.
+    await appendEvent(home, {
+      type: 'notify',
+      title: 'Claude Code',
+      message: 'Shall I commit these changes?',
+      tmux_session: 'main',
+      tmux_window: 0,
+      tmux_pane: tmux.run('display-message', '-p', '-t', 'main:0', '#{pane_id}').trim(),
+      choices: [
+        { label: 'Yes', keys: 'y<Enter>' },
+        { label: 'No', keys: 'n<Enter>' },
+      ],
+    })
+    await page.getByTestId('answer-bar').waitFor()
+    await shoot(page, 'answer-buttons')
+    await page.getByTestId('answer-dismiss').click()
+
     // Reader mode, where the terminal has it.
     if ((await page.getByTestId('reader-open').count()) > 0) {
       await page.getByTestId('reader-open').click()

@@ -306,6 +306,20 @@ describe('push delivery', () => {
     expect(await sender.deliver(event())).toEqual([])
   })
 
+  it('sends the choices of an event, with the answer marker, only to a device that may type', async () => {
+    await subscribe()
+    const asking = event({ tmux_pane: '%3', choices: [{ label: 'Yes', keys: '1' }, { label: 'No', keys: '<Esc>' }] })
+    await sender.deliver(asking)
+    expect(decrypt(received[0]!.body)).toMatchObject({ url: '/t/proj/1?answer=41', choices: ['Yes', 'No'] })
+    // Keys stay on the server: the push carries labels only.
+    expect(JSON.stringify(decrypt(received[0]!.body))).not.toContain('<Esc>')
+    await changeDevice(home, phone.record.id, () => ({ readOnly: true }))
+    await sender.deliver(asking)
+    const readOnly = decrypt(received[1]!.body)
+    expect(readOnly).toMatchObject({ url: '/t/proj/1' })
+    expect(readOnly).not.toHaveProperty('choices')
+  })
+
   it('sends a test notification to this device', async () => {
     expect(errorCode(await api('POST', '/api/push/test', {}))).toBe('PUSH_NOT_SUBSCRIBED')
     await subscribe()

@@ -4,11 +4,11 @@ import type {
   PublicKeyCredentialRequestOptionsJSON,
   RegistrationResponseJSON,
 } from '@simplewebauthn/browser'
-import type { DeviceJson, EventJson, RecentEventsJson, SessionJson, WindowJson } from '../protocol/index.js'
+import type { AnswerSentJson, AnswerStateJson, DeviceJson, EventJson, RecentEventsJson, SessionJson, WindowJson } from '../protocol/index.js'
 
 // The JSON shapes are the server's own (protocol/api.ts), so the two cannot
 // drift; here under the names the web code uses.
-export type { SessionsEventJson, SessionWithWindowsJson } from '../protocol/index.js'
+export type { AnswerSentJson, AnswerStateJson, SessionsEventJson, SessionWithWindowsJson } from '../protocol/index.js'
 
 /** A tmux session as `GET /api/sessions` lists it (docs/protocol.md). */
 export type Session = SessionJson
@@ -115,6 +115,13 @@ export const deletePushSubscription = (endpoint: string): Promise<void> =>
 
 /** Pushes a test notification to this device; answers how many were sent. */
 export const sendTestPush = (): Promise<number> => request<{ sent: number }>('POST', '/api/push/test', {}).then((r) => r.sent)
+
+/** What event `id` lets this phone answer, and whether it still can (docs/protocol.md#answers). */
+export const answerState = (id: number): Promise<AnswerStateJson> => request<AnswerStateJson>('GET', `/api/events/${id}/answer`)
+
+/** Types choice `choice` of event `id` into its pane. */
+export const answerEvent = (id: number, choice: number): Promise<AnswerSentJson> =>
+  request<AnswerSentJson>('POST', `/api/events/${id}/answer`, { choice })
 
 /** The signed-in device; rejects with `NOT_SIGNED_IN` (not reported to `onAccessLost`: asking is how we find out). */
 export const me = (): Promise<Device> =>

@@ -32,6 +32,13 @@ describe('parseEvent', () => {
     expect(parseEvent('{"id":2,"type":"notify","message":"m","tmux_session":"main","tmux_window":-1}')?.tab).toBeUndefined()
   })
 
+  it("reads the labels of an event's choices, and nothing of a malformed list", () => {
+    const line = '{"id":7,"type":"notify","message":"m","tmux_session":"main","tmux_window":0,"tmux_pane":"%3","choices":[{"label":"Yes","keys":"1"},{"label":"No","keys":"<Esc>"}]}'
+    expect(parseEvent(line)?.choices).toEqual(['Yes', 'No'])
+    expect(parseEvent('{"id":7,"type":"notify","message":"m","choices":[{"keys":"1"},"Yes",null]}')?.choices).toBeUndefined()
+    expect(parseEvent('{"id":7,"type":"notify","message":"m","choices":{"label":"Yes"}}')?.choices).toBeUndefined()
+  })
+
   it.each([
     ['not JSON', '{"id":1,'],
     ['an array', '[1]'],

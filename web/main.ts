@@ -7,12 +7,16 @@ import type { Disposable } from './lifetime.js'
 import { mountPairScreen, takePairingSecret } from './pair-view.js'
 import { mountInboxScreen } from './sessions/inbox.js'
 import { mountSessionsScreen } from './sessions-view.js'
+import { dropEarlySocket, openEarlySocket } from './shell/early-socket.js'
 import { mountTerminalLazily, preloadTerminal } from './shell/lazy-terminal.js'
 import { installResumeLock } from './shell/lock.js'
 import { forgetLastKnown, isUnreachable, mountOfflineScreen } from './shell/offline.js'
+import { forgetDevice, rememberDevice, rememberedDevice, sameDevice } from './shell/remembered-device.js'
 import { offerUpdates } from './shell/update.js'
 import { parseRoute, pathOf, type Route } from './route.js'
-import type { TerminalTarget } from './terminal/socket.js'
+import { forgetSavedScreens } from './terminal/saved-screens.js'
+import { phonePrefs, policyFor } from './terminal/settings.js'
+import { socketUrl, type TerminalTarget } from './terminal/socket.js'
 
 const app = document.getElementById('app')
 if (!app) throw new Error('index.html has no #app element')
@@ -27,8 +31,15 @@ let showing: ScreenKind | undefined
 let device: Device | undefined
 /** Bumped per access check, so a slow /api/me answer cannot replace a newer screen. */
 let checks = 0
+/** The remembered phone a deep link's terminal was shown for before /api/me answered (openDeepLink). */
+let shownBeforeCheck: Device | undefined
+
+/** Size in cells a deep link's early socket asks with: no fit has run yet; the terminal sends the real one once open. */
+const EARLY_SOCKET_SIZE = { cols: 80, rows: 24 }
 
 function replace(kind: ScreenKind, mount: () => Disposable, title = 'Handoff'): void {
+  // Sign-in, pairing, "Can't reach"…: no terminal will take a deep link's early socket.
+  if (kind !== 'app') dropEarlySocket()
   screen?.dispose()
   showing = kind
   screen = mount()
@@ -39,6 +50,7 @@ function replace(kind: ScreenKind, mount: () => Disposable, title = 'Handoff'): 
 function show(route: Route, notice?: string): void {
   if (route.screen === 'pair') return showPair()
   if (!device) return void checkAccess(notice)
+  if (route.screen !== 'terminal') dropEarlySocket()
   const current = device
   // Unseen-event badges: one stream while the app is open; what is looked at counts as seen.
   const unseen = unseenEventsFor(current)
@@ -94,13 +106,21 @@ function navigate(route: Route, notice?: string): void {
  */
 async function checkAccess(notice?: string, refusedAsExpired = false): Promise<void> {
   const current = ++checks
+  const shown = shownBeforeCheck
+  shownBeforeCheck = undefined
   let answer: Device
   try {
     answer = await me()
   } catch (error) {
     if (current !== checks) return
+    // That terminal stays while the computer is out of reach: it says so itself,
+    // reconnects, and the server decides its socket as it decides any.
+    if (shown && isUnreachable(error)) return
     device = undefined
-    if (error instanceof ApiError && error.code === 'NOT_SIGNED_IN') return showSignIn(notice)
+    if (error instanceof ApiError && error.code === 'NOT_SIGNED_IN') {
+      forgetDevice()
+      return showSignIn(notice)
+    }
     // The computer is off or out of reach: the last known sessions and a retry, not an error page.
     if (isUnreachable(error)) return showOffline(notice)
     const message = error instanceof Error ? error.message : String(error)
@@ -109,9 +129,11 @@ async function checkAccess(notice?: string, refusedAsExpired = false): Promise<v
   }
   if (current !== checks) return
   device = answer
+  rememberDevice(answer)
   // A request was just refused as expired: trust that over a /api/me read a
   // moment too early, or the two would send the phone back and forth.
   if (answer.state === 'soft-expired' || refusedAsExpired) return showExpired(answer)
+  if (shown && sameDevice(shown, answer)) return
   show(parseRoute(location.pathname), notice)
 }
 
@@ -176,7 +198,10 @@ async function leave(): Promise<void> {
     replace('problem', () => mountProblemScreen(root, message, () => void leave()))
     return
   }
+  // What this phone kept of the computer: session names, its grant, screens (which can hold secrets).
   forgetLastKnown()
+  forgetDevice()
+  forgetSavedScreens()
   stopUnseenEvents()
   history.replaceState(null, '', '/')
   showSignIn('Signed out.')
@@ -209,10 +234,26 @@ installResumeLock(root)
 // Read the pairing secret before anything else can see the address bar.
 const firstRoute = parseRoute(location.pathname)
 if (firstRoute.screen === 'pair') showPair()
-else {
-  // A deep link (a notification, a home-screen shortcut) fetches xterm.js while /api/me answers.
-  if (firstRoute.screen === 'terminal') void preloadTerminal().catch(() => {})
+else if (firstRoute.screen === 'terminal') openDeepLink(firstRoute)
+else void checkAccess()
+
+/**
+ * A deep link (a notification, a home-screen shortcut, the app reopened on
+ * a tab) starts all its terminal needs at once: xterm.js, the terminal's
+ * socket and the sign-in check, rather than one after another. With the
+ * phone remembered from the last check, the terminal and its saved screen
+ * show before this check answers, and stay if it describes the phone alike.
+ */
+function openDeepLink(route: Extract<Route, { screen: 'terminal' }>): void {
+  void preloadTerminal().catch(() => {})
+  const known = rememberedDevice()
+  const prefs = phonePrefs(known?.id)
+  openEarlySocket(socketUrl(route, EARLY_SOCKET_SIZE, policyFor(prefs, known?.readOnly ?? false), prefs.historyLines))
+  if (!known) return void checkAccess()
+  device = known
+  shownBeforeCheck = known
   void checkAccess()
+  show(route)
 }
 
 // Only production builds have a service worker (vite-plugin-pwa builds it

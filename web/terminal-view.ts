@@ -17,7 +17,7 @@ import { PaneSwitcher } from './terminal/panes.js'
 import { safePaste } from './terminal/paste.js'
 import { openReader } from './terminal/reader.js'
 import { ScreenKeeper } from './terminal/resume.js'
-import { defaultPrefs, FONT_SIZE, HISTORY_LINES, loadPrefs, savePrefs, type TerminalPrefs } from './terminal/settings.js'
+import { FONT_SIZE, HISTORY_LINES, phonePrefs, savePrefs, type TerminalPrefs } from './terminal/settings.js'
 import { TerminalScroller } from './terminal/scroll.js'
 import { TouchSelection } from './terminal/selection.js'
 import { TerminalSizing } from './terminal/sizing.js'
@@ -85,7 +85,7 @@ function useWebglRenderer(term: Terminal): void {
 export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget, device: Device, options: TerminalScreenOptions): Disposable {
   const store = new DisposableStore()
   const readOnly = device.readOnly
-  const prefs = loadPrefs(device.id, defaultPrefs(window.matchMedia('(max-width: 600px)').matches))
+  const prefs = phonePrefs(device.id)
   const save = () => savePrefs(device.id, prefs)
   let socket: TermSocket | undefined
 
@@ -212,7 +212,10 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
       readOnly,
       save,
       resized: (cols, rows) => socket?.resize(cols, rows),
-      policyChanged: () => socket?.reconnect(),
+      policyChanged: (policy) => {
+        menu.showPolicy(policy)
+        socket?.reconnect()
+      },
       showSize: (label) => menu.showFontSize(label),
     }),
   )

@@ -1,8 +1,10 @@
 import type { Device } from '../api.js'
 import { h } from '../dom.js'
 import { DisposableStore, type Disposable } from '../lifetime.js'
+import { phonePrefs } from '../terminal/settings.js'
 import type { TerminalTarget } from '../terminal/socket.js'
 import type { TerminalScreenOptions } from '../terminal-view.js'
+import { savedScreenPreview } from './saved-preview.js'
 
 type TerminalChunk = typeof import('./terminal-chunk.js')
 let chunk: Promise<TerminalChunk> | undefined
@@ -39,7 +41,8 @@ export function mountTerminalLazily(
     'section',
     { class: 'terminal-screen' },
     h('header', { class: 'terminal-bar' }, back, h('span', { class: 'terminal-title' }, `${target.session}:${target.window}`), status),
-    h('div', { class: 'terminal-host' }),
+    // The tab's saved screen at once; the terminal paints it again, then the live one.
+    h('div', { class: 'terminal-host' }, savedScreenPreview(target, phonePrefs(device.id).fontSize) ?? ''),
   )
   parent.append(placeholder)
   store.defer(() => placeholder.remove())

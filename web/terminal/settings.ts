@@ -72,6 +72,15 @@ export function loadPrefs(deviceId: string, defaults: TerminalPrefs): TerminalPr
   }
 }
 
+/** This phone's preferences for `deviceId`; while the device is not known yet, the defaults for this screen. */
+export function phonePrefs(deviceId: string | undefined): TerminalPrefs {
+  const defaults = defaultPrefs(window.matchMedia('(max-width: 600px)').matches)
+  return deviceId === undefined ? defaults : loadPrefs(deviceId, defaults)
+}
+
+/** The size policy a terminal asks with: a read-only phone never resizes the desktop's window (the server enforces it too). */
+export const policyFor = (prefs: TerminalPrefs, readOnly: boolean): SizePolicy => (readOnly ? 'desktop' : prefs.sizePolicy)
+
 export function savePrefs(deviceId: string, prefs: TerminalPrefs): void {
   try {
     localStorage.setItem(keyFor(deviceId), JSON.stringify(prefs))

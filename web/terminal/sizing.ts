@@ -1,7 +1,7 @@
 import type { Terminal } from '@xterm/xterm'
 import { h } from '../dom.js'
 import { DisposableStore, type Disposable } from '../lifetime.js'
-import { clampFontSize, FONT_SIZE, type SizePolicy, type TerminalPrefs } from './settings.js'
+import { clampFontSize, FONT_SIZE, policyFor, type SizePolicy, type TerminalPrefs } from './settings.js'
 import { TerminalLayout } from './viewport.js'
 
 /** The menu's A−/A+ in the desktop view scale by this factor. */
@@ -60,9 +60,8 @@ export class TerminalSizing implements Disposable {
     this.showControls()
   }
 
-  /** A read-only phone never resizes the desktop's window (the server enforces it too). */
   get policy(): SizePolicy {
-    return this.deps.readOnly ? 'desktop' : this.deps.prefs.sizePolicy
+    return policyFor(this.deps.prefs, this.deps.readOnly)
   }
 
   /** Fits the terminal to the space it has now, and tells the server when the phone's size in cells changed. */

@@ -2,6 +2,7 @@ import type { ClientFrame, CloseCodes, HistoryExtent, PaneHeaderBytes, ServerFra
 import { ApiError, listWindows } from '../api.js'
 import { AckBatcher, inputFrames } from './flow.js'
 import { DisposableStore, type Disposable } from '../lifetime.js'
+import { takeEarlySocket } from '../shell/early-socket.js'
 
 export type { SizePolicy }
 /** The window as the server describes it: names and panes (docs/protocol.md#frames). */
@@ -148,7 +149,10 @@ export class TermSocket implements Disposable {
     this.handlers.state('connecting')
 
     const requestedSize = this.handlers.size()
-    const socket = new WebSocket(socketUrl(this.target, requestedSize, this.sizePolicy(), this.handlers.historyLines()))
+    const url = socketUrl(this.target, requestedSize, this.sizePolicy(), this.handlers.historyLines())
+    // A deep link's socket, opened as the app started, asked with a size guessed before any fit.
+    const early = takeEarlySocket(url)
+    const socket = early ?? new WebSocket(url)
     socket.binaryType = 'arraybuffer'
     this.socket = socket
     connection.defer(() => {
@@ -167,9 +171,9 @@ export class TermSocket implements Disposable {
       this.handlers.state('live')
       this.sendVisibility()
       if (this.focused) this.sendControl({ type: 'focus', ...this.focused })
-      // Resizes while connecting had no socket to go to.
+      // Resizes while connecting had no socket to go to; an early socket asked with a guess.
       const { cols, rows } = this.handlers.size()
-      if (cols !== requestedSize.cols || rows !== requestedSize.rows) this.resize(cols, rows)
+      if (early || cols !== requestedSize.cols || rows !== requestedSize.rows) this.resize(cols, rows)
     })
     connection.listen(socket, 'message', (event) => {
       const { data } = event as MessageEvent<ArrayBuffer | string>
@@ -270,7 +274,8 @@ export class TermSocket implements Disposable {
   }
 }
 
-function socketUrl(target: TerminalTarget, size: { cols: number; rows: number }, policy: SizePolicy, history: number): string {
+/** The terminal socket's address for `target`: the phone's size, size policy and history travel in the query. */
+export function socketUrl(target: TerminalTarget, size: { cols: number; rows: number }, policy: SizePolicy, history: number): string {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:'
   const path = `/api/term/${encodeURIComponent(target.session)}/${target.window}`
   return `${scheme}//${location.host}${path}?cols=${size.cols}&rows=${size.rows}&size=${policy}&history=${history}`

@@ -60,13 +60,12 @@ describe('layout', () => {
       await b.page.setViewportSize({ width: 844, height: 210 })
       await phoneTypes('echo keyboard-$((6*7))', 'keyboard-42')
       await expect.poll(windowRows, POLL).toBeGreaterThanOrEqual(8)
-      expect(await cursorInView()).toBe(true)
+      await expect.poll(cursorInView, POLL).toBe(true)
 
       // The tab shows the bars over the terminal: the window keeps its size.
       const rows = windowRows()
       await b.page.getByTestId('chrome-tab').click()
-      expect(await visible('terminal-chrome')).toBe(true)
-      expect(await visible('back')).toBe(true)
+      await expect.poll(() => visible('back'), POLL).toBe(true)
       await b.page.waitForTimeout(300)
       expect(windowRows()).toBe(rows)
       // A tap on the terminal hides them again.
@@ -82,7 +81,7 @@ describe('layout', () => {
     async () => {
       b = await startBrowserHarness()
       await b.open('/t/proj/0')
-      expect(await visible('terminal-chrome')).toBe(true)
+      await expect.poll(() => visible('terminal-chrome'), POLL).toBe(true)
       expect(await visible('chrome-tab')).toBe(false)
       await expect.poll(() => b.page.getByTestId('strip-window-0').isVisible(), POLL).toBe(true)
       expect(await heightOf('strip-window-0')).toBeGreaterThanOrEqual(44)
@@ -91,18 +90,18 @@ describe('layout', () => {
 
       await b.page.setViewportSize({ width: 390, height: 480 })
       await expect.poll(() => visible('terminal-chrome'), POLL).toBe(false)
-      expect(await visible('chrome-tab')).toBe(true)
+      await expect.poll(() => visible('chrome-tab'), POLL).toBe(true)
       // Too narrow for one row of 14 keys: the toolbar keeps its two rows.
       expect(await heightOf('toolbar')).toBe(toolbarTwoRows)
       await phoneTypes('echo typed-$((40+2))', 'typed-42')
-      expect(await cursorInView()).toBe(true)
+      await expect.poll(cursorInView, POLL).toBe(true)
 
       await b.page.setViewportSize({ width: 390, height: 844 })
       await expect.poll(() => visible('terminal-chrome'), POLL).toBe(true)
       await b.page.getByTestId('menu-open').click()
       await b.page.getByTestId('full-screen').click()
       await expect.poll(() => visible('toolbar'), POLL).toBe(false)
-      expect(await visible('terminal-chrome')).toBe(false)
+      await expect.poll(() => visible('terminal-chrome'), POLL).toBe(false)
       // The tab brings the title bar back, and its menu leaves full screen.
       await b.page.getByTestId('chrome-tab').click()
       await b.page.getByTestId('menu-open').click()
@@ -180,7 +179,7 @@ describe('desktop-size view', () => {
 
       await b.page.getByTestId('follow-cursor').click()
       expect(await b.page.getByTestId('follow-cursor').getAttribute('aria-pressed')).toBe('true')
-      expect(await cursorInView()).toBe(true)
+      await expect.poll(cursorInView, POLL).toBe(true)
       expect(b.problems).toEqual([])
     },
     TEST_TIMEOUT_MS,
@@ -226,7 +225,8 @@ describe('selection', () => {
       // The end handle, dragged onto "gamma": the selection grows by characters.
       const handle = (await b.page.getByTestId('selection-end').boundingBox())!
       const target = await pointOfText('gamma delta', 4)
-      await b.touch.swipe({ x: handle.x + handle.width / 2, y: handle.y + handle.height / 2 }, target.x - (handle.x + handle.width / 2), 0, { hold: true })
+      const grip = centreBox(handle)
+      await b.touch.drag(grip, { x: target.x, y: grip.y })
       await b.touch.tap(centreBox((await b.page.getByTestId('copy').boundingBox())!))
       await expect.poll(clipboard, POLL).toBe('beta gamma')
       // Copying kept the focus (and the phone's keyboard) on the terminal.

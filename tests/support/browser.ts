@@ -39,20 +39,21 @@ export class Touch {
   constructor(private readonly cdp: CDPSession) {}
 
   /**
-   * A one-finger swipe from `at` by (dx, dy); negative dy moves the finger
-   * up. `speed` in px/s; the finger lifts while moving (a fling) unless
-   * `hold` keeps it still first.
+   * A one-finger swipe from `at` by (dx, dy) CSS px, the finger's own
+   * movement (negative dy: it moves up), at `speed` px/s. It lifts while
+   * moving (a flick) unless `hold` keeps it still first. The browser times
+   * the touch events itself, so a busy machine does not change the gesture.
    */
   async swipe(at: Point, dx: number, dy: number, options: { speed?: number; hold?: boolean } = {}): Promise<void> {
-    const steps = Math.max(2, Math.ceil(Math.hypot(dx, dy) / 12))
-    const stepMs = Math.max(4, (Math.hypot(dx, dy) / (options.speed ?? 1500)) * 1000 / steps)
-    await this.point('touchStart', at)
-    for (let i = 1; i <= steps; i++) {
-      await this.point('touchMove', { x: at.x + (dx * i) / steps, y: at.y + (dy * i) / steps })
-      await sleep(stepMs)
-    }
-    if (options.hold) await sleep(300)
-    await this.cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] })
+    await this.cdp.send('Input.synthesizeScrollGesture', {
+      x: Math.round(at.x),
+      y: Math.round(at.y),
+      xDistance: Math.round(dx),
+      yDistance: Math.round(dy),
+      speed: options.speed ?? 1500,
+      gestureSourceType: 'touch',
+      preventFling: options.hold ?? false,
+    })
   }
 
   /** A finger held still at `at` for `ms`, then moved through `path` (if any), then lifted. */
@@ -66,21 +67,16 @@ export class Touch {
     await this.cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] })
   }
 
-  /** Two fingers around `at` moving apart (`scale` > 1) or together. */
+  /** Two fingers around `at` moving apart (`scale` > 1) or together, timed by the browser. */
   async pinch(at: Point, scale: number): Promise<void> {
-    const from = 60
-    const to = from * scale
-    const steps = 12
-    const fingers = (spread: number) => [
-      { x: at.x - spread, y: at.y, id: 0 },
-      { x: at.x + spread, y: at.y, id: 1 },
-    ]
-    await this.cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: fingers(from) })
-    for (let i = 1; i <= steps; i++) {
-      await this.cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: fingers(from + ((to - from) * i) / steps) })
-      await sleep(16)
-    }
-    await this.cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] })
+    await this.cdp.send('Input.synthesizePinchGesture', { x: Math.round(at.x), y: Math.round(at.y), scaleFactor: scale, relativeSpeed: 400, gestureSourceType: 'touch' })
+  }
+
+  /** A finger put down at `from` and moved to `to` in small steps, exactly (for handles, where the end point matters). */
+  async drag(from: Point, to: Point): Promise<void> {
+    const steps = 8
+    const path = Array.from({ length: steps }, (_, i) => ({ x: from.x + ((to.x - from.x) * (i + 1)) / steps, y: from.y + ((to.y - from.y) * (i + 1)) / steps }))
+    await this.press(from, 50, path)
   }
 
   /** A quick tap. */

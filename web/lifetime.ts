@@ -46,10 +46,10 @@ export class DisposableStore implements Disposable {
     type: K,
     listener: (event: WindowEventMap[K]) => void,
   ): void
-  listen(target: EventTarget, type: string, listener: (event: Event) => void): void
-  listen(target: EventTarget, type: string, listener: (event: Event) => void): void {
-    target.addEventListener(type, listener)
-    this.defer(() => target.removeEventListener(type, listener))
+  listen(target: EventTarget, type: string, listener: (event: Event) => void, options?: AddEventListenerOptions): void
+  listen(target: EventTarget, type: string, listener: (event: Event) => void, options?: AddEventListenerOptions): void {
+    target.addEventListener(type, listener, options)
+    this.defer(() => target.removeEventListener(type, listener, options))
   }
 
   /** A timeout that is cleared if the store is disposed first. */

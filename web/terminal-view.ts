@@ -9,18 +9,22 @@ import { clearTabNotifications } from './notifications.js'
 import { pathOf } from './route.js'
 import { AnswerChoices } from './terminal/answers.js'
 import { addTerminalGestures } from './terminal/gestures.js'
-import { wireCopy, wireInput } from './terminal/input.js'
+import { ScreenChrome } from './terminal/chrome.js'
+import { wireInput } from './terminal/input.js'
 import { openSafeLink } from './terminal/links.js'
 import { TerminalMenu } from './terminal/menu.js'
 import { PaneSwitcher } from './terminal/panes.js'
 import { safePaste } from './terminal/paste.js'
 import { openReader } from './terminal/reader.js'
 import { ScreenKeeper } from './terminal/resume.js'
-import { clampFontSize, FONT_SIZE, HISTORY_LINES, phonePrefs, policyFor, savePrefs, type SizePolicy, type TerminalPrefs } from './terminal/settings.js'
+import { FONT_SIZE, HISTORY_LINES, phonePrefs, savePrefs, type TerminalPrefs } from './terminal/settings.js'
+import { TerminalScroller } from './terminal/scroll.js'
+import { TouchSelection } from './terminal/selection.js'
+import { TerminalSizing } from './terminal/sizing.js'
 import { TermSocket, type ConnectionState, type TerminalTarget } from './terminal/socket.js'
 import { WindowStrip } from './terminal/strip.js'
 import { Toolbar } from './terminal/toolbar.js'
-import { followViewport, TerminalLayout } from './terminal/viewport.js'
+import { followViewport } from './terminal/viewport.js'
 import './terminal/terminal.css'
 
 export interface TerminalScreenOptions {
@@ -82,8 +86,7 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
   const store = new DisposableStore()
   const readOnly = device.readOnly
   const prefs = phonePrefs(device.id)
-  // A read-only phone never resizes the desktop's window (the server enforces it too).
-  const sizePolicy = (): SizePolicy => policyFor(prefs, readOnly)
+  const save = () => savePrefs(device.id, prefs)
   let socket: TermSocket | undefined
 
   // ---- the screen's parts
@@ -94,9 +97,8 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
   const readerButton = h('button', { type: 'button', class: 'bar-button', 'data-testid': 'reader-open', title: 'Reader: the history as text to read, select and search' }, '¶')
   const sizer = h('div', { class: 'terminal-sizer' })
   const host = h('div', { class: 'terminal-host', 'data-testid': 'terminal' }, sizer)
-  const copyButton = h('button', { type: 'button', class: 'copy-chip', 'data-testid': 'copy', hidden: true }, 'Copy')
   const offline = h('div', { class: 'offline-banner', 'data-testid': 'offline-banner', role: 'status', hidden: true }, 'Reconnecting… (keys are not sent)')
-  const body = h('div', { class: 'terminal-body' }, host, copyButton, offline)
+  const body = h('div', { class: 'terminal-body' }, host, offline)
   const strip = store.add(new WindowStrip(target, (next) => openWindow(next)))
   const panes = store.add(
     new PaneSwitcher({
@@ -106,29 +108,36 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
   )
   const menu = store.add(
     new TerminalMenu(prefs, readOnly, {
-      fontStep: (delta) => setFontSize(prefs.fontSize + delta, true),
-      policy: (policy) => choosePolicy(policy),
+      fontStep: (delta) => sizing.step(delta),
+      policy: (policy) => sizing.choosePolicy(policy),
       historyLines: (lines) => {
         prefs.historyLines = lines
-        savePrefs(device.id, prefs)
+        save()
         term.options.scrollback = prefs.historyLines + SCROLLBACK_EXTRA_LINES
         socket?.reconnect()
       },
       paste: () => void navigator.clipboard?.readText().then(paste, () => menu.pasteRefused()),
       reconnect: () => socket?.reconnect(),
       reader: () => showReader(),
+      selectScreen: () => selection.selectScreen(),
+      copyLastOutput: async () => {
+        if (!selection.selectLastOutput()) return false
+        await selection.copy()
+        return true
+      },
+      fullScreen: () => {
+        chrome.setFullScreen(!chrome.isFullScreen)
+        menu.showFullScreen(chrome.isFullScreen)
+      },
       detach: () => options.back(),
     }),
   )
-  body.append(panes.overview.element, menu.element)
-  const screen = h(
-    'section',
-    { class: 'terminal-screen', 'data-readonly': readOnly ? '' : undefined },
-    h('header', { class: 'terminal-bar' }, back, title, readOnlyBadge(device), stale, status, readerButton, menu.button),
-    strip.element,
-    panes.bar,
-    body,
-  )
+  const header = h('header', { class: 'terminal-bar' }, back, title, readOnlyBadge(device), stale, status, readerButton, menu.button)
+  const screen = h('section', { class: 'terminal-screen', 'data-readonly': readOnly ? '' : undefined })
+  const chrome = store.add(new ScreenChrome(screen, () => sizing.refit()))
+  chrome.bars.append(header, strip.element, panes.bar)
+  body.append(panes.overview.element, menu.element, chrome.tab)
+  screen.append(chrome.bars, body)
   parent.append(screen)
   store.defer(() => screen.remove())
 
@@ -136,6 +145,20 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
   const term = store.add(createTerminal(prefs, readOnly))
   term.open(sizer)
   useWebglRenderer(term)
+  const scroller = store.add(
+    new TerminalScroller(term, {
+      maxHistoryLines: HISTORY_LINES.max,
+      loadOlder: (lines) => {
+        const pane = panes.shown
+        if (pane === undefined) return
+        term.options.scrollback = lines + SCROLLBACK_EXTRA_LINES
+        socket?.history(pane, lines)
+      },
+    }),
+  )
+  const selection = store.add(new TouchSelection(term, body, host))
+  body.append(scroller.liveChip, scroller.historyNote, ...selection.elements)
+
   // ---- input: only while the terminal shows the pane as it is now, and the reader does not cover it
   /** Live, and the shown pane synced since the socket (re)opened: keys reach what the phone shows. */
   let current = false
@@ -147,9 +170,20 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
     offline.dataset.flash = String(Date.now())
     navigator.vibrate?.(50)
   }
-  const send = (data: string | Uint8Array<ArrayBuffer>) => (inputOpen() ? socket?.input(data) : refused())
+  const send = (data: string | Uint8Array<ArrayBuffer>) => {
+    if (!inputOpen()) return refused()
+    // Typing answers what is live: a view scrolled back returns to it.
+    scroller.toLive()
+    socket?.input(data)
+  }
+  /** The status pill says "live" only once the screen is: a saved screen and "live" never show together. */
+  const showStatus = (state: ConnectionState) => {
+    status.dataset.state = state
+    status.textContent = state === 'live' ? 'live' : state === 'connecting' ? 'connecting…' : 'offline'
+  }
   const showCurrent = (now: boolean) => {
     current = now
+    if (now) showStatus('live')
     offline.hidden = now
     if (now) delete host.dataset.offline
     else host.dataset.offline = ''
@@ -163,7 +197,6 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
   const answers = store.add(new AnswerChoices(target, readOnly, term))
   toolbar.element.before(answers.element)
   wireInput(store, term, { readOnly, send, takeModifiers: () => toolbar.takeModifiers() })
-  wireCopy(store, term, copyButton)
   const paste = safePaste(store, host, readOnly, {
     screen,
     send: (text) => (inputOpen() ? socket?.paste(text) : refused()),
@@ -173,42 +206,28 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
   store.add(term.onBell(() => navigator.vibrate?.(100)))
 
   // ---- size: the terminal has the shown pane's size; `fit` asks the window for the phone's
-  const layout = new TerminalLayout(term, host, sizer)
-  layout.mode = sizePolicy()
-  layout.zoom = prefs.fontSize / FONT_SIZE.phone
-  /** The phone's size in cells at its font: what `fit` asks the window to take. */
-  let wanted = { cols: term.cols, rows: term.rows }
-  const refit = () => {
-    const proposal = layout.refit()
-    if (!proposal || (proposal.cols === wanted.cols && proposal.rows === wanted.rows)) return
-    wanted = proposal
-    socket?.resize(wanted.cols, wanted.rows)
-  }
-  const setFontSize = (size: number, persist: boolean) => {
-    prefs.fontSize = clampFontSize(size)
-    if (sizePolicy() === 'fit') term.options.fontSize = prefs.fontSize
-    else layout.zoom = prefs.fontSize / FONT_SIZE.phone
-    refit()
-    menu.showFontSize(prefs.fontSize)
-    if (persist) savePrefs(device.id, prefs)
-  }
-  const choosePolicy = (policy: SizePolicy) => {
-    if (readOnly || prefs.sizePolicy === policy) return
-    prefs.sizePolicy = policy
-    savePrefs(device.id, prefs)
-    menu.showPolicy(policy)
-    layout.mode = policy
-    term.options.fontSize = policy === 'fit' ? prefs.fontSize : FONT_SIZE.desktop
-    layout.zoom = prefs.fontSize / FONT_SIZE.phone
-    refit()
-    socket?.reconnect()
-  }
-  addTerminalGestures(store, term, host, {
-    start: () => prefs.fontSize,
-    change: (size) => {
-      if (clampFontSize(size) !== prefs.fontSize) setFontSize(size, false)
-    },
-    end: () => savePrefs(device.id, prefs),
+  const sizing = store.add(
+    new TerminalSizing(term, host, sizer, {
+      prefs,
+      readOnly,
+      save,
+      resized: (cols, rows) => socket?.resize(cols, rows),
+      policyChanged: (policy) => {
+        menu.showPolicy(policy)
+        socket?.reconnect()
+      },
+      showSize: (label) => menu.showFontSize(label),
+    }),
+  )
+  body.append(sizing.viewControls)
+  addTerminalGestures(store, host, {
+    touch: (x, y) => scroller.hold(x, y),
+    press: (x, y) => selection.press(x, y),
+    pressMove: (x, y) => selection.pressMove(x, y),
+    // Content follows the finger: a view larger than the phone pans first, then the terminal scrolls.
+    drag: (dx, dy) => scroller.drag(sizing.pan(dx, dy)),
+    release: (_vx, vy) => scroller.release(vy),
+    pinch: sizing.pinch,
   })
 
   // ---- instant resume: the screen as it was, until the live one replaces it
@@ -227,30 +246,38 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
   store.listen(window, 'pagehide', saveScreen)
 
   // Fit before connecting: the socket tells the server the phone's size.
-  followViewport(store, refit, host)
+  followViewport(
+    store,
+    () => {
+      chrome.update()
+      sizing.refit()
+    },
+    host,
+  )
 
   // ---- the socket
   const showState = (state: ConnectionState) => {
-    status.dataset.state = state
-    status.textContent = state === 'live' ? 'live' : state === 'connecting' ? 'connecting…' : 'offline'
     // Open again only once the shown pane is synced: the screen is current before keys go out.
-    if (state !== 'live') showCurrent(false)
-    else void strip.load()
+    if (state === 'live') return void strip.load()
+    showStatus(state)
+    showCurrent(false)
   }
   socket = store.add(
     new TermSocket(
       target,
       {
-        size: () => wanted,
-        historyLines: () => prefs.historyLines,
+        size: () => sizing.wanted,
+        // A new socket starts with as much history as the user already scrolled back to.
+        historyLines: () => Math.max(prefs.historyLines, scroller.historyLines),
         layout: (next) => {
           title.textContent = `${next.session}:${next.window.index} ${next.window.name}`
           const pane = panes.apply(next)
-          if (pane) layout.pane = { cols: pane.cols, rows: pane.rows }
-          refit()
+          if (pane) sizing.setPane(pane.cols, pane.rows)
+          else sizing.refit()
         },
-        sync: (pane, kind) => {
+        sync: (pane, kind, history) => {
           if (!panes.synced(pane) || kind !== 'full') return
+          scroller.fullSync(history)
           if (!current) showCurrent(true)
           if (live) return
           live = true
@@ -262,7 +289,8 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
           if (panes.several) panes.overview.write(pane, bytes, () => {})
           term.write(bytes, () => {
             rendered()
-            layout.keepCursorInView()
+            scroller.written()
+            sizing.layout.keepCursorInView()
           })
           saveTimer ??= store.timeout(() => {
             saveTimer = undefined
@@ -273,7 +301,7 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
         ended: (message) => options.ended(message),
         accessEnded: (message) => options.accessEnded(message),
       },
-      { sizePolicy },
+      { sizePolicy: () => sizing.policy },
     ),
   )
 

@@ -1,33 +1,44 @@
-import type { Terminal } from '@xterm/xterm'
 import type { DisposableStore } from '../lifetime.js'
 
-/** Hold a finger still this long on the terminal to select the word under it. */
+/** Hold a finger still this long on the terminal to start a selection. */
 export const SELECT_PRESS_MS = 500
 /** A finger moving farther than this (CSS px) is a swipe, not a press. */
 const MOVE_TOLERANCE_PX = 10
+/** A release's speed is measured over the finger's last this many ms. */
+const VELOCITY_WINDOW_MS = 80
+
+export interface GestureHandlers {
+  /** A finger touched the terminal (a running fling stops). */
+  touch(x: number, y: number): void
+  /** One finger held still for SELECT_PRESS_MS at (x, y). */
+  press(x: number, y: number): void
+  /** The finger that pressed moved on to (x, y) without lifting (extends a selection). */
+  pressMove(x: number, y: number): void
+  /** One finger moved by (dx, dy) CSS px since the last call; positive when it moves left or up. */
+  drag(dx: number, dy: number): void
+  /** The finger left while moving at (vx, vy) CSS px per ms, signed as `drag`. */
+  release(vx: number, vy: number): void
+  /** Two fingers: `change` gets their spread relative to where it started (1 is unchanged) and the point between them. */
+  pinch: { start(): void; change(ratio: number, x: number, y: number): void; end(): void }
+}
 
 /**
- * Touch gestures on the terminal, from pointer events (Chrome keeps
- * pointer events flowing where it throttles touchmove): a vertical swipe
- * scrolls xterm's scrollback (xterm.js scrolls only by wheel), a long-press
- * selects the word under the finger (the Copy button then copies it), and
- * a two-finger pinch changes the font size. The host has `touch-action:
- * none`, so the browser itself neither pans nor zooms the page.
+ * Touch gestures on the terminal, recognized from pointer events (Chrome
+ * keeps pointer events flowing where it throttles touchmove): a press, a
+ * one-finger drag with its release speed, and a two-finger pinch. What each
+ * does is the handlers' business. The host has `touch-action: none`, so the
+ * browser itself neither pans nor zooms the page.
  */
-export function addTerminalGestures(
-  store: DisposableStore,
-  term: Terminal,
-  host: HTMLElement,
-  pinch: { start(): number; change(fontSize: number): void; end(): void },
-): void {
+export function addTerminalGestures(store: DisposableStore, host: HTMLElement, handlers: GestureHandlers): void {
   const fingers = new Map<number, { x: number; y: number }>()
   let pressTimer: ReturnType<typeof setTimeout> | undefined
   let start = { x: 0, y: 0 }
-  let lastY = 0
-  let swiping = false
-  /** Finger travel not yet turned into whole lines, in CSS px. */
-  let pending = 0
-  let pinchStart: { distance: number; fontSize: number } | undefined
+  let last = { x: 0, y: 0 }
+  /** What the one finger on the glass is doing; `none` after a pinch until it lifts. */
+  let finger: 'none' | 'still' | 'dragging' | 'pressed' = 'none'
+  /** Recent positions of the dragging finger, for its speed when it leaves. */
+  let samples: { x: number; y: number; t: number }[] = []
+  let pinchDistance: number | undefined
   const cancelPress = () => {
     clearTimeout(pressTimer)
     pressTimer = undefined
@@ -50,85 +61,58 @@ export function addTerminalGestures(
     fingers.set(event.pointerId, { x: event.clientX, y: event.clientY })
     cancelPress()
     if (fingers.size === 2) {
-      swiping = false
-      pinchStart = { distance: spread(), fontSize: pinch.start() }
+      finger = 'none'
+      pinchDistance = spread()
+      handlers.pinch.start()
       return
     }
     if (fingers.size !== 1) return
-    start = { x: event.clientX, y: event.clientY }
-    lastY = event.clientY
-    swiping = false
-    pending = 0
+    start = last = { x: event.clientX, y: event.clientY }
+    finger = 'still'
+    samples = [{ ...start, t: event.timeStamp }]
+    handlers.touch(start.x, start.y)
     pressTimer = setTimeout(() => {
       pressTimer = undefined
-      selectWordAt(term, start.x, start.y)
-      navigator.vibrate?.(10)
+      finger = 'pressed'
+      handlers.press(start.x, start.y)
     }, SELECT_PRESS_MS)
   })
   on('pointermove', (event) => {
     if (!fingers.has(event.pointerId)) return
     fingers.set(event.pointerId, { x: event.clientX, y: event.clientY })
-    if (pinchStart && fingers.size === 2) {
-      pinch.change(pinchStart.fontSize * (spread() / Math.max(1, pinchStart.distance)))
+    if (pinchDistance !== undefined && fingers.size === 2) {
+      const [a, b] = [...fingers.values()] as [{ x: number; y: number }, { x: number; y: number }]
+      handlers.pinch.change(spread() / Math.max(1, pinchDistance), (a.x + b.x) / 2, (a.y + b.y) / 2)
       return
     }
     if (fingers.size !== 1) return
-    if (!swiping && Math.hypot(event.clientX - start.x, event.clientY - start.y) > MOVE_TOLERANCE_PX) {
+    if (finger === 'pressed') return handlers.pressMove(event.clientX, event.clientY)
+    if (finger === 'still' && Math.hypot(event.clientX - start.x, event.clientY - start.y) > MOVE_TOLERANCE_PX) {
       cancelPress()
-      swiping = true
+      finger = 'dragging'
     }
-    if (!swiping) return
-    // Content follows the finger: moving it down shows earlier lines.
-    pending += lastY - event.clientY
-    lastY = event.clientY
-    const rowHeight = rowHeightOf(term)
-    if (!rowHeight) return
-    const lines = Math.trunc(pending / rowHeight)
-    if (lines !== 0) {
-      term.scrollLines(lines)
-      pending -= lines * rowHeight
-    }
+    if (finger !== 'dragging') return
+    handlers.drag(last.x - event.clientX, last.y - event.clientY)
+    last = { x: event.clientX, y: event.clientY }
+    samples.push({ ...last, t: event.timeStamp })
+    while (samples.length > 2 && event.timeStamp - samples[0]!.t > VELOCITY_WINDOW_MS) samples.shift()
   })
   const end = (event: PointerEvent) => {
-    fingers.delete(event.pointerId)
+    if (!fingers.delete(event.pointerId)) return
     cancelPress()
-    if (pinchStart && fingers.size < 2) {
-      pinchStart = undefined
-      pinch.end()
+    if (pinchDistance !== undefined && fingers.size < 2) {
+      pinchDistance = undefined
+      handlers.pinch.end()
+      return
     }
+    if (finger === 'dragging' && event.type === 'pointerup') {
+      const first = samples[0]
+      const elapsed = first ? event.timeStamp - first.t : 0
+      // A finger that stopped before lifting does not fling.
+      if (first && elapsed > 0 && elapsed <= VELOCITY_WINDOW_MS * 2) handlers.release((first.x - event.clientX) / elapsed, (first.y - event.clientY) / elapsed)
+    }
+    finger = 'none'
   }
   on('pointerup', end)
   on('pointercancel', end)
-}
-
-/** One row's height on screen (scaled at desktop size), or 0 before layout. */
-function rowHeightOf(term: Terminal): number {
-  const screen = term.element?.querySelector('.xterm-screen')
-  const height = screen?.getBoundingClientRect().height ?? 0
-  return height / Math.max(1, term.rows)
-}
-
-/** Selects the word (or, on a blank, the whole line) at a point on the screen. */
-export function selectWordAt(term: Terminal, clientX: number, clientY: number): void {
-  const screen = term.element?.querySelector('.xterm-screen')
-  if (!screen) return
-  const rect = screen.getBoundingClientRect()
-  if (rect.width === 0 || rect.height === 0) return
-  const col = Math.floor(((clientX - rect.left) / rect.width) * term.cols)
-  const viewportRow = Math.floor(((clientY - rect.top) / rect.height) * term.rows)
-  if (col < 0 || col >= term.cols || viewportRow < 0 || viewportRow >= term.rows) return
-  const buffer = term.buffer.active
-  const row = buffer.viewportY + viewportRow
-  const text = buffer.getLine(row)?.translateToString(false) ?? ''
-  const isWord = (ch: string | undefined) => ch !== undefined && ch !== ' ' && ch !== ''
-  if (!isWord(text[col])) {
-    const trimmed = text.trimEnd()
-    if (trimmed) term.select(0, row, trimmed.length)
-    return
-  }
-  let start = col
-  let end = col
-  while (start > 0 && isWord(text[start - 1])) start--
-  while (end < text.length - 1 && isWord(text[end + 1])) end++
-  term.select(start, row, end - start + 1)
 }

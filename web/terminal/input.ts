@@ -40,14 +40,3 @@ export function wireInput(store: DisposableStore, term: Terminal, deps: InputDep
     return true
   })
 }
-
-/** Copy takes a tap on the chip that a selection (a long-press, a mouse drag) shows. */
-export function wireCopy(store: DisposableStore, term: Terminal, chip: HTMLButtonElement): void {
-  store.add(term.onSelectionChange(() => (chip.hidden = !term.hasSelection())))
-  store.listen(chip, 'click', () => {
-    void navigator.clipboard?.writeText(term.getSelection()).then(
-      () => term.clearSelection(),
-      () => (chip.textContent = 'Copy failed'),
-    )
-  })
-}

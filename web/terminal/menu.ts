@@ -10,13 +10,19 @@ export interface TerminalMenuActions {
   paste(): void
   reconnect(): void
   reader(): void
+  /** Selects the visible screen (the selection bar then copies it). */
+  selectScreen(): void
+  /** Copies what the last command printed; false when none is found. */
+  copyLastOutput(): Promise<boolean>
+  fullScreen(): void
   detach(): void
 }
 
 /**
  * The terminal's ⋯ menu: text size, size policy, history lines, paste,
- * reconnect, reader and detach. A read-only phone's size and paste controls
- * are disabled (it always watches at desktop size).
+ * selecting and copying, full screen, reconnect, reader and detach. A
+ * read-only phone's size and paste controls are disabled (it always watches
+ * at desktop size). A tap outside closes it.
  */
 export class TerminalMenu implements Disposable {
   readonly button = h('button', { type: 'button', class: 'bar-button', 'data-testid': 'menu-open', 'aria-haspopup': 'true', 'aria-expanded': 'false', title: 'Terminal menu' }, '⋯')
@@ -26,6 +32,8 @@ export class TerminalMenu implements Disposable {
   private readonly sizeFit: HTMLButtonElement
   private readonly sizeDesktop: HTMLButtonElement
   private readonly pasteButton: HTMLButtonElement
+  private readonly fullScreenButton: HTMLButtonElement
+  private readonly lastOutputButton: HTMLButtonElement
 
   constructor(prefs: TerminalPrefs, readOnly: boolean, actions: TerminalMenuActions) {
     const fontDown = h('button', { type: 'button', 'data-testid': 'font-down', 'aria-label': 'Smaller text' }, 'A−')
@@ -40,6 +48,9 @@ export class TerminalMenu implements Disposable {
     const reconnectButton = h('button', { type: 'button', 'data-testid': 'reconnect' }, 'Reconnect')
     const readerItem = h('button', { type: 'button', 'data-testid': 'menu-reader' }, 'Reader')
     const detachButton = h('button', { type: 'button', 'data-testid': 'detach' }, 'Detach')
+    const selectScreenButton = h('button', { type: 'button', 'data-testid': 'select-screen' }, 'Select screen')
+    this.lastOutputButton = h('button', { type: 'button', 'data-testid': 'copy-last-output' }, 'Copy last output')
+    this.fullScreenButton = h('button', { type: 'button', 'data-testid': 'full-screen', 'aria-pressed': 'false' }, 'Full screen')
     this.element = h(
       'div',
       { class: 'terminal-menu', 'data-testid': 'menu', hidden: true, role: 'dialog', 'aria-label': 'Terminal menu' },
@@ -47,9 +58,9 @@ export class TerminalMenu implements Disposable {
       h('div', { class: 'menu-row' }, h('span', { class: 'menu-label' }, 'Size'), this.sizeFit, this.sizeDesktop),
       readOnly ? h('p', { class: 'muted menu-note' }, 'A read-only phone always watches at desktop size.') : '',
       h('label', { class: 'menu-row' }, h('span', { class: 'menu-label' }, 'History'), historySelect, h('span', { class: 'muted' }, 'lines')),
-      h('div', { class: 'menu-row' }, this.pasteButton, reconnectButton, readerItem, detachButton),
+      h('div', { class: 'menu-row' }, selectScreenButton, this.lastOutputButton, this.pasteButton),
+      h('div', { class: 'menu-row' }, this.fullScreenButton, readerItem, reconnectButton, detachButton),
     )
-    this.showFontSize(prefs.fontSize)
     this.showPolicy(readOnly ? 'desktop' : prefs.sizePolicy)
 
     const { store } = this
@@ -72,10 +83,41 @@ export class TerminalMenu implements Disposable {
       actions.reader()
     })
     store.listen(detachButton, 'click', () => actions.detach())
+    store.listen(selectScreenButton, 'click', () => {
+      this.close()
+      actions.selectScreen()
+    })
+    store.listen(this.lastOutputButton, 'click', () => {
+      void actions.copyLastOutput().then((copied) => {
+        if (copied) return this.close()
+        this.lastOutputButton.textContent = 'No output found'
+      })
+    })
+    store.listen(this.fullScreenButton, 'click', () => {
+      this.close()
+      actions.fullScreen()
+    })
+    // A tap anywhere else closes the menu.
+    store.listen(
+      document,
+      'pointerdown',
+      (event) => {
+        if (this.element.hidden) return
+        const target = event.target as Node
+        if (this.element.contains(target) || this.button.contains(target)) return
+        this.close()
+      },
+      { capture: true },
+    )
   }
 
-  showFontSize(size: number): void {
-    this.fontLabel.textContent = `${size}px`
+  showFullScreen(on: boolean): void {
+    this.fullScreenButton.setAttribute('aria-pressed', String(on))
+  }
+
+  /** The text size as the view has it: a font size, or the desktop view's zoom. */
+  showFontSize(label: string): void {
+    this.fontLabel.textContent = label
   }
 
   showPolicy(policy: SizePolicy): void {
@@ -89,6 +131,7 @@ export class TerminalMenu implements Disposable {
   }
 
   open(): void {
+    this.lastOutputButton.textContent = 'Copy last output'
     this.element.hidden = false
     this.button.setAttribute('aria-expanded', 'true')
   }

@@ -142,6 +142,11 @@ export class PaneSwitcher implements Disposable {
 
   constructor(private readonly deps: PaneSwitcherDeps) {}
 
+  /** The pane the terminal shows (undefined before the first layout). */
+  get shown(): number | undefined {
+    return this.shownPane
+  }
+
   /** The window has several panes: the overview gets every pane's output too. */
   get several(): boolean {
     return (this.layout?.panes.length ?? 1) > 1

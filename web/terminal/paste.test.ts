@@ -33,6 +33,9 @@ describe('parsePrefs', () => {
       historyLines: 200,
     })
     expect(parsePrefs('{"sizePolicy": "desktop", "historyLines": 50001}', defaults)).toEqual({ ...defaults, sizePolicy: 'desktop' })
+    expect(parsePrefs('{"desktopZoom": "fit-width"}', defaults).desktopZoom).toBe('fit-width')
+    expect(parsePrefs('{"desktopZoom": 0.8}', defaults).desktopZoom).toBe(0.8)
+    for (const bad of ['0', '99', '"huge"', 'null', '"NaN"']) expect(parsePrefs(`{"desktopZoom": ${bad}}`, defaults).desktopZoom).toBe('readable')
   })
 })
 

@@ -11,6 +11,8 @@ export interface TerminalPrefs {
   fontSize: number
   sizePolicy: SizePolicy
   historyLines: number
+  /** How the desktop-size view scales (a pinch sets a number). */
+  desktopZoom: DesktopZoom
 }
 
 /** Font sizes in CSS pixels, for pinch and the menu's buttons. */
@@ -18,8 +20,20 @@ export const FONT_SIZE = { min: 8, max: 28, phone: 12, desktop: 14 } as const
 /** History lines the scrollback is filled with; the server allows 0-50000. */
 export const HISTORY_LINES = { default: 1000, max: 50_000, choices: [0, 200, 1000, 5000, 20_000] } as const
 
+/** Desktop view: text is never shown smaller than this (CSS px) unless the user pinches there. */
+export const MIN_LEGIBLE_FONT_PX = 9
+/** Desktop view: how far a pinch may scale the screen. */
+export const DESKTOP_SCALE = { min: 0.15, max: 3 } as const
+
+/**
+ * How the desktop view scales the window: `readable` fills the phone's width
+ * unless text would be smaller than legible (then it pans), `fit-width`
+ * shows whole lines however small, a number is the user's own pinch.
+ */
+export type DesktopZoom = 'readable' | 'fit-width' | number
+
 export function defaultPrefs(narrow: boolean): TerminalPrefs {
-  return { fontSize: narrow ? FONT_SIZE.phone : FONT_SIZE.desktop, sizePolicy: 'fit', historyLines: HISTORY_LINES.default }
+  return { fontSize: narrow ? FONT_SIZE.phone : FONT_SIZE.desktop, sizePolicy: 'fit', historyLines: HISTORY_LINES.default, desktopZoom: 'readable' }
 }
 
 export const clampFontSize = (size: number): number =>
@@ -41,6 +55,9 @@ export function parsePrefs(raw: string | null, defaults: TerminalPrefs): Termina
   if (typeof v.historyLines === 'number' && Number.isInteger(v.historyLines) && v.historyLines >= 0 && v.historyLines <= HISTORY_LINES.max) {
     prefs.historyLines = v.historyLines
   }
+  const zoom = v.desktopZoom
+  if (zoom === 'readable' || zoom === 'fit-width') prefs.desktopZoom = zoom
+  else if (typeof zoom === 'number' && zoom >= DESKTOP_SCALE.min && zoom <= DESKTOP_SCALE.max) prefs.desktopZoom = zoom
   return prefs
 }
 

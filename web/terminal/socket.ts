@@ -1,4 +1,4 @@
-import type { ClientFrame, CloseCodes, PaneHeaderBytes, ServerFrame, SizePolicy } from '../../protocol/index.js'
+import type { ClientFrame, CloseCodes, HistoryExtent, PaneHeaderBytes, ServerFrame, SizePolicy } from '../../protocol/index.js'
 import { ApiError, listWindows } from '../api.js'
 import { AckBatcher, inputFrames } from './flow.js'
 import { DisposableStore, type Disposable } from '../lifetime.js'
@@ -23,8 +23,8 @@ export interface TermSocketHandlers {
   historyLines(): number
   /** The window's names and panes: first on every socket, then on every change. */
   layout(layout: WindowLayout): void
-  /** The next output of `pane` brings it to tmux's state (`full`: from a reset). */
-  sync(pane: number, kind: 'full' | 'screen'): void
+  /** The next output of `pane` brings it to tmux's state (`full`: from a reset, with `history` lines and maybe `more`). */
+  sync(pane: number, kind: 'full' | 'screen', history: Partial<HistoryExtent>): void
   /** Renders a pane's output; `rendered` must be called once it is on screen. */
   output(pane: number, bytes: Uint8Array, rendered: () => void): void
   state(state: ConnectionState): void
@@ -128,6 +128,11 @@ export class TermSocket implements Disposable {
     this.sendControl({ type: 'paste', text })
   }
 
+  /** Syncs `pane` again with up to `lines` of history: the user scrolled back to the top of what the phone has. */
+  history(pane: number, lines: number): void {
+    this.sendControl({ type: 'history', pane, lines })
+  }
+
   /** Keys go to `pane`; `zoom`: the phone shows only that pane of several. */
   focus(pane: number, zoom: boolean): void {
     this.focused = { pane, zoom }
@@ -176,7 +181,7 @@ export class TermSocket implements Disposable {
         const frame = parseServerFrame(data)
         if (frame?.type === 'exit') exitFrame = frame
         else if (frame?.type === 'layout') this.handlers.layout(frame)
-        else if (frame?.type === 'sync') this.handlers.sync(frame.pane, frame.kind)
+        else if (frame?.type === 'sync') this.handlers.sync(frame.pane, frame.kind, frame)
         else if (frame?.type === 'error') console.warn(`handoff: server refused a frame: ${frame.code}: ${frame.message}`)
         return
       }

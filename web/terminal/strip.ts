@@ -52,6 +52,8 @@ export class WindowStrip implements Disposable {
     if (this.store.isDisposed) return
     this.windows = windows
     this.element.replaceChildren(...windows.map((w) => this.chip(w)))
+    // The window shown is always in view, however many windows come before it.
+    this.element.querySelector('[aria-current]')?.scrollIntoView({ block: 'nearest', inline: 'center' })
   }
 
   private chip(window: TmuxWindow): HTMLButtonElement {

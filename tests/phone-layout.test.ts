@@ -1,5 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { closeBrowserForTests, startBrowserHarness, type BrowserHarness, type Point } from './support/browser.js'
+import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
+import type { Point } from './support/touch.js'
 
 // The phone terminal gives the terminal the screen: bars collapse in
 // landscape and with the keyboard up, full screen hides them all, the

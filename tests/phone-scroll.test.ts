@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { closeBrowserForTests, startBrowserHarness, type BrowserHarness, type Point } from './support/browser.js'
+import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
+import type { Point } from './support/touch.js'
 
 // Scrolling on a phone follows what it shows: a shell's history (fetched from
 // tmux as the user reaches the top of what the phone has), a full-screen

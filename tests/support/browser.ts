@@ -1,96 +1,80 @@
-import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core'
-import { startServer, type RunningServer } from '../../server/index.js'
+import { cpSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core'
+import { expect } from 'vitest'
+import { startServer, type RunningServer, type ServerOptions } from '../../server/index.js'
 import { CHROMIUM_ARGS, CHROMIUM_PATH, signInContext } from './chromium.js'
-import type { TestDevice } from './device.js'
+import type { addSignedInDevice, TestDevice } from './device.js'
+import { VirtualAuthenticator } from './passkey.js'
+import { collectProblems, type PageProblems } from './problems.js'
+import { Touch } from './touch.js'
 import { PrivateTmux, tempHome } from './tmux.js'
 
 /** A phone as the browser tests drive one: mobile viewport, touch, 3× pixels. */
 export const PHONE = { width: 390, height: 844 } as const
 
-export interface BrowserHarness {
+const POLL = { timeout: 15_000, interval: 100 }
+const DIST_WEB = fileURLToPath(new URL('../../dist/web/', import.meta.url))
+
+/** A grant as `handoff pair` sets it (default: every session, read-write, a day). */
+export type Grant = NonNullable<Parameters<typeof addSignedInDevice>[2]>
+
+export interface PhoneOptions {
+  /** The screen in CSS px (default PHONE, 390×844). */
+  viewport?: { width: number; height: number }
+  /** A phone (default): mobile, touch, 3× pixels. false: a desktop browser window of `viewport`'s size, with a mouse. */
+  mobile?: boolean
+  /** Signed in (default) as a new paired device with `grant`; false: not signed in, as before pairing or after signing out. */
+  signedIn?: boolean
+  grant?: Grant
+  /** A platform passkey authenticator (Chromium's virtual one) for pairing and sign-in. */
+  passkeys?: boolean
+}
+
+export interface HarnessOptions extends PhoneOptions {
+  /** tmux sessions made before the server starts, each a bare `sh` (default: `proj`). */
+  sessions?: string[]
+  /** Serve a copy of dist/web (`webRoot`) that the test may change and a rebuild meanwhile cannot empty. */
+  copyWeb?: boolean
+  /** A persistent browser profile (its own Chromium) instead of an off-the-record context: the Push API needs one. */
+  persistent?: boolean
+}
+
+/** One browser context with its page, against the harness's server. */
+export interface Phone {
+  context: BrowserContext
+  page: Page
+  /** Real touch input, as a phone's screen sends it (through DevTools). */
+  touch: Touch
+  /** The device this phone is signed in as; throws for a phone that is not signed in. */
+  readonly device: TestDevice
+  /** Its passkey authenticator; throws unless made with `passkeys`. */
+  readonly authenticator: VirtualAuthenticator
+  /** Opens `path` and waits until its terminal is live (for `/t/…`) or the page loaded. */
+  open(path: string): Promise<void>
+  /** Opens `path` and waits until the service worker controls the page (so it works offline). */
+  openControlled(path: string): Promise<void>
+  /** Signs this phone in as another new device (the old cookie goes). */
+  signInAs(grant: Grant): Promise<TestDevice>
+  /** Stores this phone's terminal preferences (settings.ts) before the app reads them. */
+  setTerminalPrefs(prefs: Record<string, unknown>): Promise<void>
+}
+
+export interface BrowserHarness extends Phone, PageProblems {
   tmux: PrivateTmux
   server: RunningServer
   home: string
-  page: Page
-  context: BrowserContext
-  device: TestDevice
-  /** Uncaught page errors and CSP refusals, collected all along; a test expects none. */
-  problems: string[]
-  /** Opens `path` and waits until its terminal is live (for `/t/…`) or the page loaded. */
-  open(path: string): Promise<void>
-  /** Real touch input, as a phone's screen sends it (through DevTools). */
-  touch: Touch
-  /** Stores this phone's terminal preferences (settings.ts) before the app reads them. */
-  setTerminalPrefs(prefs: Record<string, unknown>): Promise<void>
+  /** The web app the server serves: a copy with `copyWeb`, else dist/web. */
+  webRoot: string
+  /** Another browser context on the same server (a second phone), closed with the harness; its problems are collected here too. */
+  newPhone(options?: PhoneOptions): Promise<Phone>
   /** Stops the server (a computer going away); `restart` brings it back on the same port. */
   stopServer(): Promise<void>
   restartServer(): Promise<void>
   stop(): Promise<void>
 }
-
-/** A point on the page, in CSS px. */
-export interface Point {
-  x: number
-  y: number
-}
-
-/** Touch gestures through DevTools: the page sees real touch and pointer events, not synthetic DOM ones. */
-export class Touch {
-  constructor(private readonly cdp: CDPSession) {}
-
-  /**
-   * A one-finger swipe from `at` by (dx, dy) CSS px, the finger's own
-   * movement (negative dy: it moves up), at `speed` px/s. It lifts while
-   * moving (a flick) unless `hold` keeps it still first. The browser times
-   * the touch events itself, so a busy machine does not change the gesture.
-   */
-  async swipe(at: Point, dx: number, dy: number, options: { speed?: number; hold?: boolean } = {}): Promise<void> {
-    await this.cdp.send('Input.synthesizeScrollGesture', {
-      x: Math.round(at.x),
-      y: Math.round(at.y),
-      xDistance: Math.round(dx),
-      yDistance: Math.round(dy),
-      speed: options.speed ?? 1500,
-      gestureSourceType: 'touch',
-      preventFling: options.hold ?? false,
-    })
-  }
-
-  /** A finger held still at `at` for `ms`, then moved through `path` (if any), then lifted. */
-  async press(at: Point, ms: number, path: Point[] = []): Promise<void> {
-    await this.point('touchStart', at)
-    await sleep(ms)
-    for (const p of path) {
-      await this.point('touchMove', p)
-      await sleep(16)
-    }
-    await this.cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] })
-  }
-
-  /** Two fingers around `at` moving apart (`scale` > 1) or together, timed by the browser. */
-  async pinch(at: Point, scale: number): Promise<void> {
-    await this.cdp.send('Input.synthesizePinchGesture', { x: Math.round(at.x), y: Math.round(at.y), scaleFactor: scale, relativeSpeed: 400, gestureSourceType: 'touch' })
-  }
-
-  /** A finger put down at `from` and moved to `to` in small steps, exactly (for handles, where the end point matters). */
-  async drag(from: Point, to: Point): Promise<void> {
-    const steps = 8
-    const path = Array.from({ length: steps }, (_, i) => ({ x: from.x + ((to.x - from.x) * (i + 1)) / steps, y: from.y + ((to.y - from.y) * (i + 1)) / steps }))
-    await this.press(from, 50, path)
-  }
-
-  /** A quick tap. */
-  async tap(at: Point): Promise<void> {
-    await this.point('touchStart', at)
-    await this.cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] })
-  }
-
-  private point(type: 'touchStart' | 'touchMove', at: Point): Promise<unknown> {
-    return this.cdp.send('Input.dispatchTouchEvent', { type, touchPoints: [{ x: at.x, y: at.y, id: 0 }] })
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let shared: Browser | undefined
 
@@ -107,60 +91,122 @@ export async function closeBrowserForTests(): Promise<void> {
 
 /**
  * A private tmux server with session `proj` (a bare `sh`), a Handoff server
- * on loopback over it, and a signed-in phone's page, with page errors and
- * CSP refusals collected from the start.
+ * on loopback over it, and a signed-in phone's page, with page errors, CSP
+ * refusals and console errors of every page collected from the start.
  */
-export async function startBrowserHarness(
-  options: { viewport?: { width: number; height: number }; grant?: { readOnly?: boolean } } = {},
-): Promise<BrowserHarness> {
+export async function startBrowserHarness(options: HarnessOptions = {}): Promise<BrowserHarness> {
   const tmux = new PrivateTmux()
-  tmux.newSession('proj', '/bin/sh')
+  const sessions = options.sessions ?? ['proj']
+  if (sessions.length === 0) tmux.start()
+  for (const name of sessions) tmux.newSession(name, '/bin/sh')
   const { home, remove } = tempHome()
-  let server = await startServer({ port: 0, tmuxSocket: tmux.socket, home, log: () => {} })
-  const browser = await browserForTests()
-  const context = await browser.newContext({ viewport: options.viewport ?? PHONE, isMobile: true, hasTouch: true, deviceScaleFactor: 3 })
-  const device = await signInContext(context, home, server.url, options.grant ?? {})
-  const page = await context.newPage()
-  const problems: string[] = []
-  page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`))
-  page.on('console', (message) => {
-    if (message.text().includes('Content Security Policy')) problems.push(`csp: ${message.text()}`)
-  })
-  const port = server.port
+  const webRoot = options.copyWeb ? mkdtempSync(join(tmpdir(), 'handoff-web-')) : DIST_WEB
+  if (options.copyWeb) cpSync(DIST_WEB, webRoot, { recursive: true })
+  const serverOptions: ServerOptions = { port: 0, tmuxSocket: tmux.socket, home, webRoot, log: () => {} }
+  let server = await startServer(serverOptions)
   let serving = true
-  const touch = new Touch(await context.newCDPSession(page))
+  const found: PageProblems = { problems: [], consoleErrors: [] }
+  const contexts: BrowserContext[] = []
+  const cleanups: (() => void)[] = []
+
+  const newPhone = async (phoneOptions: PhoneOptions, persistent = false): Promise<Phone> => {
+    const { viewport = PHONE, mobile = true } = phoneOptions
+    const screen: BrowserContextOptions = mobile ? { viewport, isMobile: true, hasTouch: true, deviceScaleFactor: 3 } : { viewport }
+    let context: BrowserContext
+    if (persistent) {
+      const profile = mkdtempSync(join(tmpdir(), 'handoff-profile-'))
+      cleanups.push(() => rmSync(profile, { recursive: true, force: true }))
+      context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, ...screen })
+    } else {
+      context = await (await browserForTests()).newContext(screen)
+    }
+    contexts.push(context)
+    collectProblems(context, found)
+    const page = context.pages()[0] ?? (await context.newPage())
+    return phoneOf(context, page, { ...phoneOptions, home, url: () => server.url })
+  }
+
+  const phone = await newPhone(options, options.persistent)
   return {
-    touch,
-    async setTerminalPrefs(prefs) {
-      await page.addInitScript(([key, value]) => localStorage.setItem(key, value), [`handoff.terminal.${device.record.id}`, JSON.stringify(prefs)] as const)
-    },
+    ...found,
     tmux,
     get server() {
       return server
     },
     home,
-    page,
-    context,
-    device,
-    problems,
-    async open(path) {
-      await page.goto(`${server.url}${path}`)
-      // Attached, not visible: in landscape the title bar with the status is collapsed.
-      if (path.startsWith('/t/')) await page.getByTestId('status').and(page.locator('[data-state="live"]')).waitFor({ state: 'attached', timeout: 15_000 })
+    webRoot,
+    context: phone.context,
+    page: phone.page,
+    touch: phone.touch,
+    get device() {
+      return phone.device
     },
+    get authenticator() {
+      return phone.authenticator
+    },
+    open: phone.open,
+    openControlled: phone.openControlled,
+    signInAs: phone.signInAs,
+    setTerminalPrefs: phone.setTerminalPrefs,
+    newPhone: (more = {}) => newPhone({ ...options, ...more }),
     async stopServer() {
       serving = false
       await server.close()
     },
     async restartServer() {
-      server = await startServer({ port, tmuxSocket: tmux.socket, home, log: () => {} })
+      server = await startServer({ ...serverOptions, port: server.port })
       serving = true
     },
     async stop() {
-      await context.close()
+      for (const context of contexts) await context.close()
       if (serving) await server.close()
       tmux.kill()
       remove()
+      if (options.copyWeb) rmSync(webRoot, { recursive: true, force: true })
+      for (const cleanup of cleanups) cleanup()
+    },
+  }
+}
+
+/** Signs `context` in (unless `signedIn` is false), adds the authenticator, and wraps them as a Phone. */
+async function phoneOf(context: BrowserContext, page: Page, options: PhoneOptions & { home: string; url: () => string }): Promise<Phone> {
+  const { home, url } = options
+  let device = options.signedIn === false ? undefined : await signInContext(context, home, url(), options.grant ?? {})
+  const authenticator = options.passkeys ? await VirtualAuthenticator.attach(context, page) : undefined
+  const touch = new Touch(await context.newCDPSession(page))
+  return {
+    context,
+    page,
+    touch,
+    get device() {
+      if (!device) throw new Error('this phone is not signed in (signedIn: false); signInAs() signs it in')
+      return device
+    },
+    get authenticator() {
+      if (!authenticator) throw new Error('this phone has no passkey authenticator; start it with passkeys: true')
+      return authenticator
+    },
+    async open(path) {
+      await page.goto(`${url()}${path}`)
+      // Attached, not visible: in landscape the title bar with the status is collapsed.
+      if (path.startsWith('/t/')) await page.getByTestId('status').and(page.locator('[data-state="live"]')).waitFor({ state: 'attached', timeout: 15_000 })
+    },
+    async openControlled(path) {
+      await page.goto(`${url()}${path}`)
+      // `ready` resolves once a worker is active, but a page loaded before that is not controlled until reloaded (the worker does not claim pages).
+      await expect.poll(() => page.evaluate(async () => (await navigator.serviceWorker.ready).active?.state), POLL).toBe('activated')
+      await page.reload()
+      await expect.poll(() => page.evaluate(() => navigator.serviceWorker.controller !== null), POLL).toBe(true)
+    },
+    async signInAs(grant) {
+      await context.clearCookies()
+      device = await signInContext(context, home, url(), grant)
+      return device
+    },
+    async setTerminalPrefs(prefs) {
+      if (!device) throw new Error('this phone is not signed in (signedIn: false)')
+      const { id } = device.record
+      await page.addInitScript(([key, value]) => localStorage.setItem(key, value), [`handoff.terminal.${id}`, JSON.stringify(prefs)] as const)
     },
   }
 }

@@ -117,10 +117,7 @@ async function checkAccess(notice?: string, refusedAsExpired = false): Promise<v
     // reconnects, and the server decides its socket as it decides any.
     if (shown && isUnreachable(error)) return
     device = undefined
-    if (error instanceof ApiError && error.code === 'NOT_SIGNED_IN') {
-      forgetDevice()
-      return showSignIn(notice)
-    }
+    if (error instanceof ApiError && error.code === 'NOT_SIGNED_IN') return showSignIn(notice)
     // The computer is off or out of reach: the last known sessions and a retry, not an error page.
     if (isUnreachable(error)) return showOffline(notice)
     const message = error instanceof Error ? error.message : String(error)
@@ -158,6 +155,8 @@ function showOffline(notice?: string): void {
 function showSignIn(notice?: string): void {
   ++checks
   device = undefined
+  // Not signed in: the next deep link asks before it shows anything.
+  forgetDevice()
   replace('signin', () => mountSignInScreen(root, { notice, signedIn: () => void checkAccess() }), 'Sign in · Handoff')
 }
 
@@ -198,9 +197,8 @@ async function leave(): Promise<void> {
     replace('problem', () => mountProblemScreen(root, message, () => void leave()))
     return
   }
-  // What this phone kept of the computer: session names, its grant, screens (which can hold secrets).
+  // What this phone kept of the computer: session names and screens (which can hold secrets).
   forgetLastKnown()
-  forgetDevice()
   forgetSavedScreens()
   stopUnseenEvents()
   history.replaceState(null, '', '/')

@@ -12,6 +12,8 @@ import { appendEvent } from '../server/events/index.js'
 import { startServer, type RunningServer } from '../server/index.js'
 import { newDeviceId, updateDevices } from '../server/store/index.js'
 import { addSignedInDevice } from '../tests/support/device.js'
+import { pointOfText } from '../tests/support/screen.js'
+import { Touch } from '../tests/support/touch.js'
 import { PrivateTmux, tempHome } from '../tests/support/tmux.js'
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../tests/support/chromium.js'
 
@@ -157,6 +159,33 @@ async function main(): Promise<void> {
       await shoot(page, 'reader')
       await page.getByTestId('reader-close').click()
     }
+
+    // Selection: a long-press on a word, its two handles and the bar.
+    const touch = new Touch(await page.context().newCDPSession(page))
+    const cols = Number(tmux.run('display-message', '-p', '-t', 'main:0', '#{pane_width}').trim())
+    await touch.press(await pointOfText(page, 'reviewed src/sessions.ts', 3, cols), 700)
+    await page.getByTestId('selection-bar').waitFor()
+    await shoot(page, 'selection')
+    await page.getByTestId('select-cancel').click()
+
+    // The desktop-size view: readable text, panned sideways.
+    await page.getByTestId('menu-open').click()
+    await page.getByTestId('size-desktop').click()
+    await page.getByTestId('menu-open').click()
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.getAttribute('data-state') === 'live')
+    const host = (await page.getByTestId('terminal').boundingBox())!
+    await touch.swipe({ x: host.x + host.width / 2, y: host.y + host.height / 2 }, -70, 0, { hold: true })
+    await shoot(page, 'desktop-panned')
+    await page.getByTestId('menu-open').click()
+    await page.getByTestId('size-fit').click()
+    await page.getByTestId('menu-open').click()
+
+    // Landscape with the soft keyboard up: about 844×210 left for the page.
+    await page.setViewportSize({ width: 844, height: 390 })
+    await page.setViewportSize({ width: 844, height: 210 })
+    await page.getByTestId('chrome-tab').waitFor()
+    await shoot(page, 'landscape-keyboard')
+    await page.setViewportSize(PHONE.viewport)
 
     // The rest over the sessions list.
     await page.goto(url)

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
 import type { Point } from './support/touch.js'
+import { pointOfText as pointOf } from './support/screen.js'
 
 // The phone terminal gives the terminal the screen: bars collapse in
 // landscape and with the keyboard up, full screen hides them all, the
@@ -188,22 +189,8 @@ describe('desktop-size view', () => {
 })
 
 describe('selection', () => {
-  /** Where a text's `index`-th character sits on the screen. */
-  async function pointOfText(text: string, index: number): Promise<Point> {
-    const cols = Number(b.tmux.run('display-message', '-p', '-t', 'proj:0', '#{pane_width}').trim())
-    return b.page.evaluate(
-      ([text, index, cols]) => {
-        const screen = document.querySelector('[data-testid=terminal] .xterm-screen')!.getBoundingClientRect()
-        const rows = [...document.querySelectorAll('.xterm-rows > div')]
-        const row = rows.findIndex((r) => r.textContent?.includes(text))
-        const col = rows[row]!.textContent!.indexOf(text) + index
-        const cellWidth = screen.width / cols
-        const rowHeight = screen.height / rows.length
-        return { x: screen.left + (col + 0.5) * cellWidth, y: screen.top + (row + 0.5) * rowHeight }
-      },
-      [text, index, cols] as const,
-    )
-  }
+  const pointOfText = (text: string, index: number) =>
+    pointOf(b.page, text, index, Number(b.tmux.run('display-message', '-p', '-t', 'proj:0', '#{pane_width}').trim()))
   const clipboard = () => b.page.evaluate(() => navigator.clipboard.readText())
 
   it(

@@ -58,8 +58,9 @@ export class TerminalMenu implements Disposable {
       h('div', { class: 'menu-row' }, h('span', { class: 'menu-label' }, 'Size'), this.sizeFit, this.sizeDesktop),
       readOnly ? h('p', { class: 'muted menu-note' }, 'A read-only phone always watches at desktop size.') : '',
       h('label', { class: 'menu-row' }, h('span', { class: 'menu-label' }, 'History'), historySelect, h('span', { class: 'muted' }, 'lines')),
-      h('div', { class: 'menu-row' }, selectScreenButton, this.lastOutputButton, this.pasteButton),
-      h('div', { class: 'menu-row' }, this.fullScreenButton, readerItem, reconnectButton, detachButton),
+      h('div', { class: 'menu-row' }, selectScreenButton, this.lastOutputButton),
+      h('div', { class: 'menu-row' }, this.pasteButton, this.fullScreenButton, readerItem),
+      h('div', { class: 'menu-row' }, reconnectButton, detachButton),
     )
     this.showPolicy(readOnly ? 'desktop' : prefs.sizePolicy)
 

@@ -134,7 +134,9 @@ describe('layout', () => {
 
       await b.page.getByTestId('menu-open').click()
       expect(await visible('menu')).toBe(true)
-      await b.touch.tap(await centreOf('terminal'))
+      // Below the menu, which covers the top of the terminal.
+      const host = (await b.page.getByTestId('terminal').boundingBox())!
+      await b.touch.tap({ x: host.x + host.width / 2, y: host.y + host.height - 20 })
       await expect.poll(() => visible('menu'), POLL).toBe(false)
     },
     TEST_TIMEOUT_MS,

@@ -2,7 +2,6 @@ import { WebLinksAddon } from '@xterm/addon-web-links'
 import { WebglAddon } from '@xterm/addon-webgl'
 import { Terminal } from '@xterm/xterm'
 import type { Device } from './api.js'
-import { readOnlyBadge } from './device-ui.js'
 import { h } from './dom.js'
 import { DisposableStore, type Disposable } from './lifetime.js'
 import { clearTabNotifications } from './notifications.js'
@@ -10,7 +9,8 @@ import { pathOf } from './route.js'
 import { AnswerChoices } from './terminal/answers.js'
 import { addTerminalGestures } from './terminal/gestures.js'
 import { ScreenChrome } from './terminal/chrome.js'
-import { wireInput } from './terminal/input.js'
+import { TerminalHeader } from './terminal/header.js'
+import { InputGate, wireInput } from './terminal/input.js'
 import { openSafeLink } from './terminal/links.js'
 import { TerminalMenu } from './terminal/menu.js'
 import { PaneSwitcher } from './terminal/panes.js'
@@ -90,15 +90,9 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
   let socket: TermSocket | undefined
 
   // ---- the screen's parts
-  const status = h('span', { class: 'status', 'data-testid': 'status', role: 'status' })
-  const stale = h('span', { class: 'badge stale', 'data-testid': 'stale', hidden: true, title: 'The screen as it was when you left; live output replaces it' }, 'saved')
-  const back = h('button', { type: 'button', class: 'back', 'data-testid': 'back' }, '‹ Sessions')
-  const title = h('span', { class: 'terminal-title' }, `${target.session}:${target.window}`)
-  const readerButton = h('button', { type: 'button', class: 'bar-button', 'data-testid': 'reader-open', title: 'Reader: the history as text to read, select and search' }, '¶')
   const sizer = h('div', { class: 'terminal-sizer' })
   const host = h('div', { class: 'terminal-host', 'data-testid': 'terminal' }, sizer)
-  const offline = h('div', { class: 'offline-banner', 'data-testid': 'offline-banner', role: 'status', hidden: true }, 'Reconnecting… (keys are not sent)')
-  const body = h('div', { class: 'terminal-body' }, host, offline)
+  const body = h('div', { class: 'terminal-body' }, host)
   const strip = store.add(new WindowStrip(target, (next) => openWindow(next)))
   const panes = store.add(
     new PaneSwitcher({
@@ -132,10 +126,10 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
       detach: () => options.back(),
     }),
   )
-  const header = h('header', { class: 'terminal-bar' }, back, title, readOnlyBadge(device), stale, status, readerButton, menu.button)
+  const header = new TerminalHeader(target, device, menu.button)
   const screen = h('section', { class: 'terminal-screen', 'data-readonly': readOnly ? '' : undefined })
   const chrome = store.add(new ScreenChrome(screen, () => sizing.refit()))
-  chrome.bars.append(header, strip.element, panes.bar)
+  chrome.bars.append(header.element, strip.element, panes.bar)
   body.append(panes.overview.element, menu.element, chrome.tab)
   screen.append(chrome.bars, body)
   parent.append(screen)
@@ -160,36 +154,18 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
   body.append(scroller.liveChip, scroller.historyNote, ...selection.elements)
 
   // ---- input: only while the terminal shows the pane as it is now, and the reader does not cover it
-  /** Live, and the shown pane synced since the socket (re)opened: keys reach what the phone shows. */
-  let current = false
-  let reader: Disposable | undefined
-  const inputOpen = () => current && reader === undefined
-  /** A key typed while it cannot be sent is not lost silently: the banner says so, and the phone buzzes. */
-  const refused = () => {
-    if (reader) return
-    offline.dataset.flash = String(Date.now())
-    navigator.vibrate?.(50)
-  }
-  const send = (data: string | Uint8Array<ArrayBuffer>) => {
-    if (!inputOpen()) return refused()
-    // Typing answers what is live: a view scrolled back returns to it.
-    scroller.toLive()
-    socket?.input(data)
-  }
-  /** The status pill says "live" only once the screen is: a saved screen and "live" never show together. */
-  const showStatus = (state: ConnectionState) => {
-    status.dataset.state = state
-    status.textContent = state === 'live' ? 'live' : state === 'connecting' ? 'connecting…' : 'offline'
-  }
-  const showCurrent = (now: boolean) => {
-    current = now
-    if (now) showStatus('live')
-    offline.hidden = now
-    if (now) delete host.dataset.offline
-    else host.dataset.offline = ''
-    toolbar.setPaused(!inputOpen())
-    answers.setLive(now)
-  }
+  const gate = new InputGate(host, (open, current) => {
+    if (current) header.showState('live')
+    toolbar.setPaused(!open)
+    answers.setLive(current)
+  })
+  body.append(gate.banner)
+  const send = (data: string | Uint8Array<ArrayBuffer>) =>
+    gate.pass(() => {
+      // Typing answers what is live: a view scrolled back returns to it.
+      scroller.toLive()
+      socket?.input(data)
+    })
   // In place before the first fit, so the size the phone asks for is final.
   const toolbar = store.add(new Toolbar({ send: (data) => !readOnly && send(data), appCursor: () => term.modes.applicationCursorKeysMode, disabled: readOnly }))
   screen.append(toolbar.element)
@@ -199,7 +175,7 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
   wireInput(store, term, { readOnly, send, takeModifiers: () => toolbar.takeModifiers() })
   const paste = safePaste(store, host, readOnly, {
     screen,
-    send: (text) => (inputOpen() ? socket?.paste(text) : refused()),
+    send: (text) => gate.pass(() => socket?.paste(text)),
     focus: () => term.focus(),
     isDisposed: () => store.isDisposed,
   })
@@ -237,7 +213,7 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
   if (saved) {
     term.resize(saved.cols, saved.rows)
     term.write(saved.data)
-    stale.hidden = false
+    header.showSaved(true)
     host.dataset.stale = ''
   }
   const saveScreen = () => live && keeper.save()
@@ -259,8 +235,8 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
   const showState = (state: ConnectionState) => {
     // Open again only once the shown pane is synced: the screen is current before keys go out.
     if (state === 'live') return void strip.load()
-    showStatus(state)
-    showCurrent(false)
+    header.showState(state)
+    gate.setCurrent(false)
   }
   socket = store.add(
     new TermSocket(
@@ -270,7 +246,7 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
         // A new socket starts with as much history as the user already scrolled back to.
         historyLines: () => Math.max(prefs.historyLines, scroller.historyLines),
         layout: (next) => {
-          title.textContent = `${next.session}:${next.window.index} ${next.window.name}`
+          header.showWindow(next)
           const pane = panes.apply(next)
           if (pane) sizing.setPane(pane.cols, pane.rows)
           else sizing.refit()
@@ -278,10 +254,9 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
         sync: (pane, kind, history) => {
           if (!panes.synced(pane) || kind !== 'full') return
           scroller.fullSync(history)
-          if (!current) showCurrent(true)
+          if (!gate.isCurrent) gate.setCurrent(true)
           if (live) return
           live = true
-          stale.hidden = true
           delete host.dataset.stale
         },
         output: (pane, bytes, rendered) => {
@@ -306,20 +281,21 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
   )
 
   // ---- reader mode: over the live terminal, which keeps running underneath (and takes no keys meanwhile)
+  let reader: Disposable | undefined
   const closeReader = () => {
     reader?.dispose()
     reader = undefined
-    toolbar.setPaused(!inputOpen())
+    gate.setCovered(false)
     term.focus()
   }
   const showReader = () => {
     menu.close()
     reader?.dispose()
     reader = openReader(body, target, Math.max(prefs.historyLines, HISTORY_LINES.default), closeReader)
-    toolbar.setPaused(true)
+    gate.setCovered(true)
   }
   store.defer(() => reader?.dispose())
-  store.listen(readerButton, 'click', () => (reader ? closeReader() : showReader()))
+  store.listen(header.readerButton, 'click', () => (reader ? closeReader() : showReader()))
 
   // ---- navigation
   const openWindow = (next: TerminalTarget) => {
@@ -328,7 +304,7 @@ export function mountTerminalScreen(parent: HTMLElement, target: TerminalTarget,
     dispatchEvent(new PopStateEvent('popstate'))
   }
   void strip.load()
-  store.listen(back, 'click', () => options.back())
+  store.listen(header.back, 'click', () => options.back())
   // The screen may be scaled smaller than the host: a tap anywhere on it is a tap on the terminal.
   store.listen(host, 'click', (event) => {
     if (event.target === host || event.target === sizer) term.focus()

@@ -51,7 +51,7 @@ export class TerminalScroller implements Disposable {
     private readonly term: Terminal,
     private readonly handlers: ScrollHandlers,
   ) {
-    this.liveChip = h('button', { type: 'button', class: 'live-chip', 'data-testid': 'scroll-live', hidden: true, title: 'Back to the live screen' }, '↓ Live')
+    this.liveChip = h('button', { type: 'button', class: 'live-chip primary', 'data-testid': 'scroll-live', hidden: true, title: 'Back to the live screen' }, '↓ Live')
     this.historyNote = h('div', { class: 'history-note', 'data-testid': 'history-loading', role: 'status', hidden: true }, 'Loading older lines…')
     this.store.listen(this.liveChip, 'click', () => this.toLive())
     this.store.add(term.onScroll(() => this.showPosition()))

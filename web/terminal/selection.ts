@@ -39,7 +39,7 @@ export class TouchSelection implements Disposable {
     private readonly body: HTMLElement,
     host: HTMLElement,
   ) {
-    this.copyButton = h('button', { type: 'button', 'data-testid': 'copy' }, 'Copy')
+    this.copyButton = h('button', { type: 'button', class: 'primary', 'data-testid': 'copy' }, 'Copy')
     const lines = h('button', { type: 'button', 'data-testid': 'select-lines', title: 'Whole lines' }, 'Lines')
     const cancel = h('button', { type: 'button', 'data-testid': 'select-cancel', 'aria-label': 'Clear the selection' }, '✕')
     this.bar = h('div', { class: 'selection-bar', 'data-testid': 'selection-bar', hidden: true }, this.copyButton, lines, cancel)

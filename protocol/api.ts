@@ -75,26 +75,35 @@ export interface MeJson {
 }
 
 /**
- * One event as `GET /api/events` streams it and `GET /api/events/recent`
- * lists it: a line of events.jsonl (docs/notifications.md). Optional fields
- * are absent, never null.
+ * One event: a line of HANDOFF_HOME/events.jsonl (a public interface:
+ * docs/notifications.md), as `GET /api/events` streams it and `GET
+ * /api/events/recent` lists it. Optional fields are absent, never null.
  */
 export interface EventJson {
+  /** Positive integer, strictly increasing in the order `handoff notify` writes. */
   id: number
-  /** ISO 8601, UTC. */
+  /** UTC ISO 8601, e.g. 2026-01-02T03:04:05.678Z. */
   ts: string
   type: string
   message: string
   title?: string
   tmux_session?: string
+  /** tmux window index. */
   tmux_window?: number
   cwd?: string
   claude_session_id?: string
   source?: string
-  /** The pane it came from (`%5`): where an answer is typed. */
+  /** The tmux pane it came from (`%5`, from $TMUX_PANE): where an answer is typed. */
   tmux_pane?: string
-  /** What the user may answer (docs/notifications.md#choices). */
-  choices?: { label: string; keys: string }[]
+  /** What the user may answer (at most 6); see docs/notifications.md#choices. */
+  choices?: EventChoiceJson[]
+}
+
+/** One answer an event offers: a label to show, and the keys an answer types into the pane. */
+export interface EventChoiceJson {
+  label: string
+  /** Text and named keys, such as `1`, `y<Enter>` or `<Esc>` (server/events/choices.ts). */
+  keys: string
 }
 
 /** `GET /api/events/recent`: the newest events the device may see, newest first. */

@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import type { EventChoiceJson, EventJson } from '../../protocol/index.js'
 // The file itself, not server/tmux/index.ts: `handoff notify` loads this and must start fast.
 import { PANE_ID_PATTERN } from '../tmux/tmux.js'
 import { CHOICE_LIMITS, parseChoiceKeys } from './choices.js'
@@ -21,36 +22,9 @@ export const EVENT_LIMITS = {
 /** `type`: a short lowercase word. By convention notify, stop, error or custom. */
 export const EVENT_TYPE_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/
 
-/**
- * One event, as one line of HANDOFF_HOME/events.jsonl (a public interface:
- * docs/notifications.md). Optional fields are absent, never null.
- */
-export interface HandoffEvent {
-  /** Positive integer, strictly increasing in the order `handoff notify` writes. */
-  id: number
-  /** UTC ISO 8601, e.g. 2026-01-02T03:04:05.678Z. */
-  ts: string
-  type: string
-  message: string
-  title?: string
-  tmux_session?: string
-  /** tmux window index. */
-  tmux_window?: number
-  cwd?: string
-  claude_session_id?: string
-  source?: string
-  /** The tmux pane it came from (`%5`, from $TMUX_PANE): where an answer is typed. */
-  tmux_pane?: string
-  /** What the user may answer, at most CHOICE_LIMITS.count; see docs/notifications.md#choices. */
-  choices?: EventChoice[]
-}
-
-/** One answer an event offers: a label to show, and the keys an answer types into the pane. */
-export interface EventChoice {
-  label: string
-  /** Text and named keys, such as `1`, `y<Enter>` or `<Esc>` (choices.ts). */
-  keys: string
-}
+/** One event, as one line of HANDOFF_HOME/events.jsonl: the shape the API sends too (protocol/api.ts). */
+export type HandoffEvent = EventJson
+export type EventChoice = EventChoiceJson
 
 // Terminal escape sequences as a whole, so no parameter bytes are left behind as text:
 // CSI (ESC [ or U+009B ... final byte), OSC/DCS/SOS/PM/APC strings (up to BEL or ST),

@@ -1,45 +1,39 @@
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { CHROMIUM_ARGS, CHROMIUM_PATH, signInContext } from './support/chromium.js'
-import { startHarness, type Harness } from './support/server.js'
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
 
 // Programs that set a terminal mode before the phone opens the window, then
 // show what they read: the phone must behave exactly as a direct attach would.
 const POLL = { timeout: 15_000 }
 const TEST_TIMEOUT_MS = 60_000
 
-let browser: Browser
-let context: BrowserContext
-let page: Page
-let h: Harness
-
-beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS })
-})
-afterAll(async () => {
-  await browser?.close()
-})
+let b: BrowserHarness
 beforeEach(async () => {
-  h = await startHarness()
-  context = await browser.newContext({ viewport: { width: 1000, height: 800 } })
-  await signInContext(context, h.home, h.server.url)
-  page = await context.newPage()
+  b = await startBrowserHarness({ viewport: { width: 1000, height: 800 }, mobile: false })
 })
 afterEach(async () => {
-  await context?.close()
-  await h.stop()
+  const { problems } = b
+  await b.stop()
+  expect(problems).toEqual([])
+})
+afterAll(async () => {
+  await closeBrowserForTests()
 })
 
 /** A session whose one pane runs `script` (sh). */
-const session = (name: string, script: string) => h.tmux.newSession(name, script)
-const pane = (target: string) => h.tmux.capture(target)
-const rows = () => page.$$eval('[data-testid=terminal] .xterm-rows > div', (divs) => divs.map((d) => d.textContent ?? ''))
+const session = (name: string, script: string) => b.tmux.newSession(name, script)
+const pane = (target: string) => b.tmux.capture(target)
+const rows = () => b.page.$$eval('[data-testid=terminal] .xterm-rows > div', (divs) => divs.map((d) => d.textContent ?? ''))
 const screen = async () => (await rows()).join('\n')
 
-async function open(path: string): Promise<void> {
-  await page.goto(`${h.server.url}${path}`)
-  await expect.poll(() => page.getByTestId('status').getAttribute('data-state'), POLL).toBe('live')
-  await page.locator('[data-testid=terminal] .xterm-helper-textarea').focus()
+/**
+ * Opens the terminal at `path` and puts the keyboard's focus in it; with
+ * `shows`, first waits until the screen shows it: a program's modes come with
+ * its screen, and a key or click before the page has read them would not use them.
+ */
+async function open(path: string, shows?: string): Promise<void> {
+  await b.open(path)
+  if (shows !== undefined) await expect.poll(screen, POLL).toContain(shows)
+  await b.page.locator('[data-testid=terminal] .xterm-helper-textarea').focus()
 }
 
 /** Reads raw bytes and shows them (`cat -v`), after setting terminal modes. */
@@ -54,7 +48,7 @@ describe('full-screen programs and terminal modes, as on a direct attach', () =>
       await open('/t/alt/0')
       await expect.poll(screen, POLL).toContain('alt-content')
       expect(await screen()).not.toContain('normal-before')
-      await page.keyboard.press('Enter')
+      await b.page.keyboard.press('Enter')
       await expect.poll(screen, POLL).toContain('after-alt')
       // The normal screen as tmux has it (typing may have given the window the phone's size meanwhile).
       const trimmed = (lines: string[]) => lines.map((l) => l.trimEnd()).join('\n').trimEnd()
@@ -69,9 +63,9 @@ describe('full-screen programs and terminal modes, as on a direct attach', () =>
     async () => {
       session('keys', echoModes('\\033[?1h\\033='))
       await expect.poll(() => pane('keys:0'), POLL).toContain('ready')
-      await open('/t/keys/0')
-      await page.keyboard.press('ArrowUp')
-      await page.keyboard.press('ArrowLeft')
+      await open('/t/keys/0', 'ready')
+      await b.page.keyboard.press('ArrowUp')
+      await b.page.keyboard.press('ArrowLeft')
       await expect.poll(() => pane('keys:0'), POLL).toContain('^[OA^[OD')
     },
     TEST_TIMEOUT_MS,
@@ -82,10 +76,10 @@ describe('full-screen programs and terminal modes, as on a direct attach', () =>
     async () => {
       session('mouse', echoModes('\\033[?1000h\\033[?1006h'))
       await expect.poll(() => pane('mouse:0'), POLL).toContain('ready')
-      await open('/t/mouse/0')
-      const box = (await page.locator('[data-testid=terminal] .xterm-screen').boundingBox())!
+      await open('/t/mouse/0', 'ready')
+      const box = (await b.page.locator('[data-testid=terminal] .xterm-screen').boundingBox())!
       // Column 11, row 6 (1-based) of the 120x30 pane.
-      await page.mouse.click(box.x + (10.5 * box.width) / 120, box.y + (5.5 * box.height) / 30)
+      await b.page.mouse.click(box.x + (10.5 * box.width) / 120, box.y + (5.5 * box.height) / 30)
       await expect.poll(() => pane('mouse:0'), POLL).toContain('^[[<0;11;6M^[[<0;11;6m')
     },
     TEST_TIMEOUT_MS,
@@ -96,8 +90,8 @@ describe('full-screen programs and terminal modes, as on a direct attach', () =>
     async () => {
       session('paste', echoModes('\\033[?2004h'))
       await expect.poll(() => pane('paste:0'), POLL).toContain('ready')
-      await open('/t/paste/0')
-      await page.locator('[data-testid=terminal] .xterm-helper-textarea').evaluate((textarea) => {
+      await open('/t/paste/0', 'ready')
+      await b.page.locator('[data-testid=terminal] .xterm-helper-textarea').evaluate((textarea) => {
         const data = new DataTransfer()
         data.setData('text/plain', 'pasted words')
         textarea.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }))
@@ -110,26 +104,26 @@ describe('full-screen programs and terminal modes, as on a direct attach', () =>
   it(
     'runs vim and less: drawn as they are, typed into, left',
     async () => {
-      h.tmux.newSession('edit')
-      h.tmux.run('send-keys', '-t', 'edit:0', 'seq 1 500 > /tmp/handoff-modes-$$.txt; vim -u NONE -N /tmp/handoff-modes-$$.txt', 'Enter')
+      b.tmux.newSession('edit')
+      b.tmux.run('send-keys', '-t', 'edit:0', 'seq 1 500 > /tmp/handoff-modes-$$.txt; vim -u NONE -N /tmp/handoff-modes-$$.txt', 'Enter')
       await expect.poll(() => pane('edit:0'), POLL).toMatch(/^1\s*$/m)
       await open('/t/edit/0')
       await expect.poll(async () => (await rows())[0]?.trim(), POLL).toBe('1')
-      await page.keyboard.type('Gddggiadded-by-phone ')
-      await page.keyboard.press('Escape')
+      await b.page.keyboard.type('Gddggiadded-by-phone ')
+      await b.page.keyboard.press('Escape')
       await expect.poll(async () => (await rows())[0], POLL).toContain('added-by-phone 1')
-      await page.keyboard.type(':q!')
-      await page.keyboard.press('Enter')
-      await expect.poll(() => h.tmux.run('display-message', '-p', '-t', 'edit:0', '#{alternate_on}').trim(), POLL).toBe('0')
+      await b.page.keyboard.type(':q!')
+      await b.page.keyboard.press('Enter')
+      await expect.poll(() => b.tmux.run('display-message', '-p', '-t', 'edit:0', '#{alternate_on}').trim(), POLL).toBe('0')
       await expect.poll(screen, POLL).not.toContain('added-by-phone')
 
-      h.tmux.run('send-keys', '-t', 'edit:0', 'seq 1 500 | less', 'Enter')
+      b.tmux.run('send-keys', '-t', 'edit:0', 'seq 1 500 | less', 'Enter')
       await expect.poll(screen, POLL).toMatch(/^1\s*$/m)
-      await page.keyboard.press('End')
-      await page.keyboard.press('G')
+      await b.page.keyboard.press('End')
+      await b.page.keyboard.press('G')
       await expect.poll(screen, POLL).toContain('500')
-      await page.keyboard.press('q')
-      await expect.poll(() => h.tmux.run('display-message', '-p', '-t', 'edit:0', '#{pane_current_command}').trim(), POLL).not.toBe('less')
+      await b.page.keyboard.press('q')
+      await expect.poll(() => b.tmux.run('display-message', '-p', '-t', 'edit:0', '#{pane_current_command}').trim(), POLL).not.toBe('less')
     },
     TEST_TIMEOUT_MS,
   )
@@ -139,39 +133,39 @@ describe('windows with several panes', () => {
   it(
     'shows one pane at a time or all of them, types into the pane shown, and never zooms the desktop',
     async () => {
-      h.tmux.newSession('split')
-      h.tmux.run('split-window', '-h', '-t', 'split:0')
-      h.tmux.run('select-pane', '-t', 'split:0.0')
-      h.tmux.run('send-keys', '-t', 'split:0.0', 'echo left-pane', 'Enter')
-      h.tmux.run('send-keys', '-t', 'split:0.1', 'echo right-pane', 'Enter')
-      const [left, right] = h.tmux.run('list-panes', '-t', 'split:0', '-F', '#{pane_id}').trim().split('\n').map((id) => id.slice(1))
+      b.tmux.newSession('split')
+      b.tmux.run('split-window', '-h', '-t', 'split:0')
+      b.tmux.run('select-pane', '-t', 'split:0.0')
+      b.tmux.run('send-keys', '-t', 'split:0.0', 'echo left-pane', 'Enter')
+      b.tmux.run('send-keys', '-t', 'split:0.1', 'echo right-pane', 'Enter')
+      const [left, right] = b.tmux.run('list-panes', '-t', 'split:0', '-F', '#{pane_id}').trim().split('\n').map((id) => id.slice(1))
       await open('/t/split/0')
-      await expect.poll(() => page.getByTestId('pane-bar').isVisible(), POLL).toBe(true)
+      await expect.poll(() => b.page.getByTestId('pane-bar').isVisible(), POLL).toBe(true)
       // The header names the real session and window, as tmux does.
-      await expect.poll(() => page.locator('.terminal-title').textContent(), POLL).toMatch(/^split:0 /)
+      await expect.poll(() => b.page.locator('.terminal-title').textContent(), POLL).toMatch(/^split:0 /)
       // The active pane first.
       await expect.poll(screen, POLL).toContain('left-pane')
-      await page.keyboard.type('echo typed-left\r')
+      await b.page.keyboard.type('echo typed-left\r')
       await expect.poll(() => pane('split:0.0'), POLL).toContain('typed-left')
 
-      await page.getByTestId(`pane-${right}`).click()
+      await b.page.getByTestId(`pane-${right}`).click()
       await expect.poll(screen, POLL).toContain('right-pane')
-      await page.locator('[data-testid=terminal] .xterm-helper-textarea').focus()
-      await page.keyboard.type('echo typed-right\r')
+      await b.page.locator('[data-testid=terminal] .xterm-helper-textarea').focus()
+      await b.page.keyboard.type('echo typed-right\r')
       await expect.poll(() => pane('split:0.1'), POLL).toContain('typed-right')
       expect(pane('split:0.0')).not.toContain('typed-right')
 
-      await page.getByTestId('pane-all').click()
-      await expect.poll(() => page.getByTestId('pane-overview').isVisible(), POLL).toBe(true)
-      const overview = () => page.getByTestId('pane-overview').textContent()
+      await b.page.getByTestId('pane-all').click()
+      await expect.poll(() => b.page.getByTestId('pane-overview').isVisible(), POLL).toBe(true)
+      const overview = () => b.page.getByTestId('pane-overview').textContent()
       await expect.poll(overview, POLL).toContain('typed-left')
       await expect.poll(overview, POLL).toContain('typed-right')
-      await page.getByTestId(`pane-box-${left}`).click()
-      await expect.poll(() => page.getByTestId('pane-overview').isVisible(), POLL).toBe(false)
+      await b.page.getByTestId(`pane-box-${left}`).click()
+      await expect.poll(() => b.page.getByTestId('pane-overview').isVisible(), POLL).toBe(false)
       await expect.poll(screen, POLL).toContain('typed-left')
 
       // The phone showed one pane alone: the desktop's window never was zoomed, nor its active pane changed.
-      expect(h.tmux.run('display-message', '-p', '-t', 'split:0', '#{window_zoomed_flag} #{pane_id}').trim()).toBe(`0 %${left}`)
+      expect(b.tmux.run('display-message', '-p', '-t', 'split:0', '#{window_zoomed_flag} #{pane_id}').trim()).toBe(`0 %${left}`)
     },
     TEST_TIMEOUT_MS,
   )

@@ -1,11 +1,9 @@
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { startServer } from '../server/index.js'
+import type { Page } from 'playwright-core'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
 import { changeDevice } from './support/device.js'
-import { PrivateTmux, tempHome } from './support/tmux.js'
-import { CHROMIUM_ARGS, CHROMIUM_PATH, signInContext } from './support/chromium.js'
 
 // Unseen-event badges (web/events.ts) in real Chromium: `handoff notify`
 // appends an event, the server streams it to the open app, the sessions list
@@ -15,53 +13,26 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH, signInContext } from './support/chromium.
 const POLL = { timeout: 10_000, interval: 100 }
 const BIN = fileURLToPath(new URL('../bin/handoff.js', import.meta.url))
 
-let browser: Browser
-let tmux: PrivateTmux
-let home: string
-let removeHome: () => void
-let server: Awaited<ReturnType<typeof startServer>>
-let context: BrowserContext | undefined
+/** The running harness, stopped after each test. */
+let harness: BrowserHarness | undefined
+/** The page the test looks at (a test may close it and open another). */
 let page: Page
-let pageProblems: string[]
-
-beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    args: CHROMIUM_ARGS,
-  })
-})
-
-afterAll(async () => {
-  await browser?.close()
-})
-
-beforeEach(async () => {
-  tmux = new PrivateTmux()
-  tmux.newSession('proj')
-  tmux.newSession('other-1')
-  ;({ home, remove: removeHome } = tempHome())
-  server = await startServer({ port: 0, tmuxSocket: tmux.socket, home, log: () => {} })
-})
-
 afterEach(async () => {
-  await context?.close()
-  context = undefined
-  await server?.close()
-  tmux.kill()
-  removeHome()
+  await harness?.stop()
+  harness = undefined
+})
+afterAll(async () => {
+  await closeBrowserForTests()
 })
 
 /** A signed-in page of a device allowed `sessions`, on the sessions list with its event stream ready. */
-async function openList(sessions = '*'): Promise<string> {
-  context = await browser.newContext({ viewport: { width: 390, height: 844 } })
-  const { record } = await signInContext(context, home, server.url, { sessions })
-  page = await context.newPage()
-  pageProblems = []
-  page.on('pageerror', (error) => pageProblems.push(`pageerror: ${error.message}`))
-  await page.goto(server.url)
+async function openList(sessions = '*'): Promise<BrowserHarness> {
+  const b = (harness = await startBrowserHarness({ sessions: ['proj', 'other-1'], mobile: false, grant: { sessions } }))
+  page = b.page
+  await b.open('/')
   // The stream's `ready` is stored: from here on no event is missed.
   await expect.poll(() => stored().then((s) => s?.lastId ?? null), POLL).not.toBeNull()
-  return record.id
+  return b
 }
 
 /** What web/events.ts keeps in localStorage for the signed-in device. */
@@ -76,7 +47,7 @@ function stored(): Promise<{ lastId: number | null; entries: { tab?: { session: 
 function notify(...args: string[]): Promise<number> {
   const { TMUX: _t, TMUX_PANE: _p, ...rest } = process.env
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [BIN, 'notify', ...args, '--json'], { env: { ...rest, HANDOFF_HOME: home }, timeout: 10_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [BIN, 'notify', ...args, '--json'], { env: { ...rest, HANDOFF_HOME: harness!.home }, timeout: 10_000 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`handoff notify failed: ${stderr}`, { cause: error }))
       else resolve((JSON.parse(stdout) as { id: number }).id)
     })
@@ -89,7 +60,7 @@ const latestText = (testId: string) => page.getByTestId(testId).getByTestId('uns
 
 describe('unseen-event badges', () => {
   it('shows a new event on its session and window, and clears it when the window is opened', async () => {
-    await openList()
+    const b = await openList()
     await notify('--type', 'notify', '--message', 'needs you', '--tmux-session', 'proj', '--tmux-window', '0')
 
     await expect.poll(() => badgeText('session-proj'), POLL).toBe('1')
@@ -115,11 +86,11 @@ describe('unseen-event badges', () => {
     await expect.poll(() => page.getByTestId('session-proj').count(), POLL).toBe(1)
     expect(await badgeText('session-proj')).toBeNull()
     expect((await stored())?.entries).toEqual([])
-    expect(pageProblems).toEqual([])
+    expect(b.problems).toEqual([])
   })
 
   it('shows nothing of sessions the device may not see', async () => {
-    await openList('other-*')
+    const b = await openList('other-*')
     await notify('--type', 'notify', '--message', 'needs you', '--tmux-session', 'proj', '--tmux-window', '0')
     await notify('--type', 'notify', '--message', 'yours', '--tmux-session', 'other-1', '--tmux-window', '0')
 
@@ -128,27 +99,28 @@ describe('unseen-event badges', () => {
     expect(await page.getByTestId('session-proj').count()).toBe(0)
     expect(await page.getByTestId('unseen').count()).toBe(1)
     expect((await stored())?.entries.map((e) => e.tab?.session)).toEqual(['other-1'])
-    expect(pageProblems).toEqual([])
+    expect(b.problems).toEqual([])
   })
 
   it('counts events sent while the app was closed when it opens again', async () => {
-    await openList()
+    const b = await openList()
     await page.close()
     await notify('--type', 'error', '--message', 'failed', '--tmux-session', 'proj', '--tmux-window', '0')
 
-    page = await context!.newPage()
-    await page.goto(server.url)
+    page = await b.context.newPage()
+    await page.goto(b.server.url)
     await expect.poll(() => badgeText('session-proj'), POLL).toBe('1')
+    expect(b.problems).toEqual([])
   })
 
   it('stops quietly when the device is signed out', async () => {
-    const id = await openList()
+    const b = await openList()
     const statuses: string[] = []
     page.on('response', (r) => {
       const path = new URL(r.url()).pathname
       if (path === '/api/events' || path === '/api/me') statuses.push(`${path} ${r.status()}`)
     })
-    await changeDevice(home, id, () => ({ status: 'revoked' }))
+    await changeDevice(b.home, b.device.record.id, () => ({ status: 'revoked' }))
 
     // The server ends the stream; the EventSource's reconnect is refused, and one /api/me says why.
     await expect.poll(() => statuses, POLL).toContain('/api/me 401')
@@ -157,6 +129,6 @@ describe('unseen-event badges', () => {
     // The sessions list's next refresh takes the phone to sign-in; the stream has not been retried meanwhile.
     await expect.poll(() => page.getByTestId('signin-button').count(), POLL).toBe(1)
     expect(statuses.filter((s) => s.startsWith('/api/events')).length).toBe(streams)
-    expect(pageProblems).toEqual([])
+    expect(b.problems).toEqual([])
   })
 })

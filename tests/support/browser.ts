@@ -50,8 +50,6 @@ export interface Phone {
   touch: Touch
   /** The device this phone is signed in as; throws for a phone that is not signed in. */
   readonly device: TestDevice
-  /** Its passkey authenticator; throws unless made with `passkeys`. */
-  readonly authenticator: VirtualAuthenticator
   /** Opens `path` and waits until its terminal is live (for `/t/…`) or the page loaded. */
   open(path: string): Promise<void>
   /** Opens `path` and waits until the service worker controls the page (so it works offline). */
@@ -141,9 +139,6 @@ export async function startBrowserHarness(options: HarnessOptions = {}): Promise
     get device() {
       return phone.device
     },
-    get authenticator() {
-      return phone.authenticator
-    },
     open: phone.open,
     openControlled: phone.openControlled,
     signInAs: phone.signInAs,
@@ -168,11 +163,11 @@ export async function startBrowserHarness(options: HarnessOptions = {}): Promise
   }
 }
 
-/** Signs `context` in (unless `signedIn` is false), adds the authenticator, and wraps them as a Phone. */
+/** Signs `context` in (unless `signedIn` is false), adds a passkey authenticator (with `passkeys`), and wraps them as a Phone. */
 async function phoneOf(context: BrowserContext, page: Page, options: PhoneOptions & { home: string; url: () => string }): Promise<Phone> {
   const { home, url } = options
   let device = options.signedIn === false ? undefined : await signInContext(context, home, url(), options.grant ?? {})
-  const authenticator = options.passkeys ? await VirtualAuthenticator.attach(context, page) : undefined
+  if (options.passkeys) await VirtualAuthenticator.attach(context, page)
   const touch = new Touch(await context.newCDPSession(page))
   return {
     context,
@@ -181,10 +176,6 @@ async function phoneOf(context: BrowserContext, page: Page, options: PhoneOption
     get device() {
       if (!device) throw new Error('this phone is not signed in (signedIn: false); signInAs() signs it in')
       return device
-    },
-    get authenticator() {
-      if (!authenticator) throw new Error('this phone has no passkey authenticator; start it with passkeys: true')
-      return authenticator
     },
     async open(path) {
       await page.goto(`${url()}${path}`)

@@ -168,8 +168,15 @@ describe('web app and state', () => {
     expect(index.headers['content-security-policy']).toMatch(/frame-ancestors 'none'/)
     expect(index.headers['x-content-type-options']).toBe('nosniff')
     expect(index.headers['referrer-policy']).toBe('no-referrer')
+    // A terminal's deep link gets the same app with the terminal's chunk preloaded.
     const deep = await get('/t/main/0')
-    expect(deep.text).toBe(index.text)
+    expect([deep.status, deep.headers['cache-control'], deep.headers['content-security-policy']]).toEqual([200, 'no-cache', index.headers['content-security-policy']])
+    const entry = /<script type="module"[^>]*src="([^"]+)"/.exec(index.text)?.[1]
+    expect(deep.text).toContain(`src="${entry}"`)
+    const preloaded = /<link rel="modulepreload"[^>]*href="([^"]+)"/.exec(deep.text)?.[1]
+    expect(preloaded).toMatch(/^\/assets\/.+\.js$/)
+    expect(index.text).not.toContain('rel="modulepreload"')
+    expect((await get(preloaded ?? '')).status).toBe(200)
     const asset = /\/assets\/[^"]+\.js/.exec(index.text)?.[0]
     expect(asset).toBeDefined()
     const js = await get(asset ?? '')

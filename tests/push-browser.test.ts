@@ -1,14 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { chromium, type BrowserContext, type CDPSession, type Page, type Worker } from 'playwright-core'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { CDPSession, Worker } from 'playwright-core'
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { appendEvent } from '../server/events/index.js'
 import { payloadFor } from '../server/events/push/index.js'
-import { startServer } from '../server/index.js'
-import { addSignedInDevice } from './support/device.js'
-import { PrivateTmux } from './support/tmux.js'
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.js'
+import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
 
 // The service worker's side of Web Push in real Chromium. Needs the built web
 // app (`npx vite build`; `npm test` builds first): only production builds
@@ -21,59 +15,39 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.js'
 
 const POLL = { timeout: 15_000, interval: 100 }
 
-let tmux: PrivateTmux
-let home: string
-let profile: string
-let server: Awaited<ReturnType<typeof startServer>>
-let context: BrowserContext
-let page: Page
+let b: BrowserHarness
 let cdp: CDPSession
 let registrationId: string
 let worker: Worker
 
 beforeEach(async () => {
-  tmux = new PrivateTmux()
-  tmux.newSession('proj')
-  home = await mkdtemp(join(tmpdir(), 'handoff-push-browser-'))
-  profile = await mkdtemp(join(tmpdir(), 'handoff-push-profile-'))
-  server = await startServer({ port: 0, tmuxSocket: tmux.socket, home, log: () => {} })
-  const { token } = await addSignedInDevice(home, server.url)
   // The Push API needs a persistent profile.
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM_PATH,
-    viewport: { width: 390, height: 844 },
-    args: CHROMIUM_ARGS,
-  })
-  await context.grantPermissions(['notifications'], { origin: server.url })
-  await context.addCookies([{ name: 'handoff', value: token, domain: 'localhost', path: '/', httpOnly: true, sameSite: 'Strict' }])
-  page = context.pages()[0] ?? (await context.newPage())
-  cdp = await context.newCDPSession(page)
+  b = await startBrowserHarness({ persistent: true, mobile: false })
+  await b.context.grantPermissions(['notifications'], { origin: b.server.url })
+  cdp = await b.context.newCDPSession(b.page)
   const registrations = new Map<string, string>()
   cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations: list }) => {
     for (const r of list) if (!r.isDeleted) registrations.set(r.scopeURL, r.registrationId)
   })
   await cdp.send('ServiceWorker.enable')
-  await page.goto(server.url)
-  await expect.poll(() => page.evaluate(() => navigator.serviceWorker.getRegistration().then((r) => r?.active?.state ?? null)), POLL).toBe('activated')
-  // The worker does not claim open pages (sw.ts): a reload puts this one under it.
-  await page.reload()
-  await expect.poll(() => page.evaluate(() => navigator.serviceWorker.controller !== null), POLL).toBe(true)
-  await expect.poll(() => registrations.get(`${server.url}/`), POLL).toBeDefined()
-  registrationId = registrations.get(`${server.url}/`) as string
-  await expect.poll(() => context.serviceWorkers().length, POLL).toBeGreaterThan(0)
-  worker = context.serviceWorkers()[0] as Worker
+  await b.openControlled('/')
+  await expect.poll(() => registrations.get(`${b.server.url}/`), POLL).toBeDefined()
+  registrationId = registrations.get(`${b.server.url}/`) as string
+  await expect.poll(() => b.context.serviceWorkers().length, POLL).toBeGreaterThan(0)
+  worker = b.context.serviceWorkers()[0] as Worker
 })
 
 afterEach(async () => {
-  await context?.close()
-  await server?.close()
-  tmux.kill()
-  await rm(home, { recursive: true, force: true })
-  await rm(profile, { recursive: true, force: true })
+  const { problems } = b
+  await b.stop()
+  expect(problems).toEqual([])
+})
+afterAll(async () => {
+  await closeBrowserForTests()
 })
 
 const push = (payload: Record<string, unknown>) =>
-  cdp.send('ServiceWorker.deliverPushMessage', { origin: server.url, registrationId, data: JSON.stringify(payload) })
+  cdp.send('ServiceWorker.deliverPushMessage', { origin: b.server.url, registrationId, data: JSON.stringify(payload) })
 
 /**
  * Delivers a push until its notification shows. Headless Chromium sometimes
@@ -101,7 +75,7 @@ const payload = (extra: Record<string, unknown> = {}) => ({
 })
 
 const notifications = () =>
-  page.evaluate(async () => {
+  b.page.evaluate(async () => {
     const registration = await navigator.serviceWorker.ready
     return (await registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data as unknown, actions: (n as Notification & { actions?: unknown }).actions }))
   })
@@ -110,7 +84,7 @@ describe('service worker push', () => {
   it('shows a pushed event with the tab as tag and deep link, text as text', async () => {
     await show(payload())
     await expect.poll(notifications, POLL).toEqual([
-      { title: 'Claude Code', body: '<b>waiting</b> for you', tag: 'tab:proj:0', data: { url: `${server.url}/t/proj/0`, id: 5 }, actions: [] },
+      { title: 'Claude Code', body: '<b>waiting</b> for you', tag: 'tab:proj:0', data: { url: `${b.server.url}/t/proj/0`, id: 5 }, actions: [] },
     ])
   })
 
@@ -129,24 +103,24 @@ describe('service worker push', () => {
     await push(payload({ id: 8, ts: new Date(Date.now() - 3 * 60 * 60_000).toISOString(), tag: 'tab:proj:9' }))
     await show(payload({ id: 10, tag: 'tab:proj:2', url: '/t/proj/2' }))
     await expect.poll(async () => (await notifications()).map((n) => [n.tag, n.data]).sort(), POLL).toEqual([
-      ['tab:proj:1', { url: `${server.url}/`, id: 9 }],
-      ['tab:proj:2', { url: `${server.url}/t/proj/2`, id: 10 }],
+      ['tab:proj:1', { url: `${b.server.url}/`, id: 9 }],
+      ['tab:proj:2', { url: `${b.server.url}/t/proj/2`, id: 10 }],
     ])
   })
 
   it('a click navigates the open window to the tab', async () => {
-    await worker.evaluate((url) => (self as unknown as { handoffOpenFromNotification(u: string): Promise<void> }).handoffOpenFromNotification(url), `${server.url}/t/proj/0`)
-    await page.waitForURL(`${server.url}/t/proj/0`, { timeout: POLL.timeout })
+    await worker.evaluate((url) => (self as unknown as { handoffOpenFromNotification(u: string): Promise<void> }).handoffOpenFromNotification(url), `${b.server.url}/t/proj/0`)
+    await b.page.waitForURL(`${b.server.url}/t/proj/0`, { timeout: POLL.timeout })
     // Another origin is ignored: the page stays where it is.
     await worker.evaluate(() => (self as unknown as { handoffOpenFromNotification(u: string): Promise<void> }).handoffOpenFromNotification('https://evil.example/'))
-    expect(page.url()).toBe(`${server.url}/t/proj/0`)
+    expect(b.page.url()).toBe(`${b.server.url}/t/proj/0`)
   })
 
   it('opening the tab in the app clears its notification', async () => {
     await show(payload({ tag: 'tab:proj:0' }))
     await show(payload({ id: 10, tag: 'tab:proj:1', url: '/t/proj/1' }))
     await expect.poll(async () => (await notifications()).length, POLL).toBe(2)
-    await page.goto(`${server.url}/t/proj/0`)
+    await b.page.goto(`${b.server.url}/t/proj/0`)
     await expect.poll(async () => (await notifications()).map((n) => n.tag), POLL).toEqual(['tab:proj:1'])
   })
 })
@@ -154,8 +128,8 @@ describe('service worker push', () => {
 describe('answering from a notification', () => {
   /** An event with Claude's choices for the pane of proj:0 (its shell), as the server has it; and the push it sends a device that may type. */
   async function asking(): Promise<{ id: number; pane: string; pushed: Record<string, unknown> }> {
-    const pane = tmux.run('display-message', '-p', '-t', 'proj:0', '#{pane_id}').trim()
-    const event = await appendEvent(home, {
+    const pane = b.tmux.run('display-message', '-p', '-t', 'proj:0', '#{pane_id}').trim()
+    const event = await appendEvent(b.home, {
       type: 'notify',
       title: 'Claude Code',
       message: 'Claude needs your permission to use Bash',
@@ -168,7 +142,7 @@ describe('answering from a notification', () => {
         { label: 'No', keys: 'echo said-no<Enter>' },
       ],
     })
-    const served = () => page.evaluate(async (path) => (await fetch(path)).status, `/api/events/${event.id}/answer`)
+    const served = () => b.page.evaluate(async (path) => (await fetch(path)).status, `/api/events/${event.id}/answer`)
     await expect.poll(served, POLL).toBe(200)
     return { id: event.id, pane, pushed: { ...payloadFor(event, false, true) } }
   }
@@ -184,25 +158,23 @@ describe('answering from a notification', () => {
     const { id, pushed } = await asking()
     await show(pushed)
     const [shown] = await notifications()
-    expect(shown!.data).toEqual({ url: `${server.url}/t/proj/0?answer=${id}`, id, choices: ['Yes', "Yes, don't ask again", 'No'] })
+    expect(shown!.data).toEqual({ url: `${b.server.url}/t/proj/0?answer=${id}`, id, choices: ['Yes', "Yes, don't ask again", 'No'] })
     // As many as the platform shows; with fewer than the choices, the first ones and the last (the way out).
     const max = await worker.evaluate(() => (Notification as unknown as { maxActions: number }).maxActions)
     const all = [{ action: '0', title: 'Yes' }, { action: '1', title: "Yes, don't ask again" }, { action: '2', title: 'No' }]
     expect((shown!.actions as { action: string; title: string }[]).map(({ action, title }) => ({ action, title }))).toEqual(max >= 3 ? all : [...all.slice(0, max - 1), all[2]])
 
     expect(await act(shown!.data, '2')).toMatchObject({ ok: true, label: 'No' })
-    await expect.poll(() => tmux.capture('proj:0'), POLL).toContain('said-no')
+    await expect.poll(() => b.tmux.capture('proj:0'), POLL).toContain('said-no')
     // The notification and the app cannot both answer: the second is refused, and says so.
     expect(await act(shown!.data, '0')).toMatchObject({ ok: false, code: 'ANSWER_STALE' })
     await expect.poll(async () => (await notifications()).map((n) => n.title), POLL).toContain('Not sent: “Yes”')
-    expect(tmux.capture('proj:0')).not.toContain('said-yes')
+    expect(b.tmux.capture('proj:0')).not.toContain('said-yes')
   })
 
   it('refuses an action from a read-only device, typing nothing', async () => {
     const { pushed } = await asking()
-    const viewer = await addSignedInDevice(home, server.url, { name: 'viewer', readOnly: true })
-    await context.clearCookies()
-    await context.addCookies([{ name: 'handoff', value: viewer.token, domain: 'localhost', path: '/', httpOnly: true, sameSite: 'Strict' }])
+    await b.signInAs({ name: 'viewer', readOnly: true })
     await show(pushed)
     const [shown] = await notifications()
     expect(await act(shown!.data, '0')).toMatchObject({ ok: false, code: 'READ_ONLY' })
@@ -210,7 +182,7 @@ describe('answering from a notification', () => {
       'Not sent: “Yes”',
       expect.stringContaining('read-only'),
     ])
-    expect(tmux.capture('proj:0')).not.toContain('said-')
+    expect(b.tmux.capture('proj:0')).not.toContain('said-')
   })
 
   it('a tap without an action (iOS has none) opens the tab with the choices as buttons', async () => {
@@ -218,8 +190,8 @@ describe('answering from a notification', () => {
     await show(pushed)
     const [shown] = await notifications()
     await worker.evaluate((url) => (self as unknown as { handoffOpenFromNotification(u: string): Promise<void> }).handoffOpenFromNotification(url), (shown!.data as { url: string }).url)
-    await page.getByTestId('answer-bar').waitFor({ state: 'visible', timeout: POLL.timeout })
-    await page.getByTestId('answer-choice-1').click()
-    await expect.poll(() => tmux.capture('proj:0'), POLL).toContain('said-always')
+    await b.page.getByTestId('answer-bar').waitFor({ state: 'visible', timeout: POLL.timeout })
+    await b.page.getByTestId('answer-choice-1').click()
+    await expect.poll(() => b.tmux.capture('proj:0'), POLL).toContain('said-always')
   })
 })

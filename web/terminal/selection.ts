@@ -32,7 +32,8 @@ export class TouchSelection implements Disposable {
   private readonly copyButton: HTMLButtonElement
   /** The word the long-press selected: moving the finger extends from it. */
   private anchor: { start: Cell; end: Cell } | undefined
-  private pressEndedAt = 0
+  /** When the last long-press ended; -Infinity before any, so a mouse click right after the page loads is not taken for its tap. */
+  private pressEndedAt = Number.NEGATIVE_INFINITY
 
   constructor(
     private readonly term: Terminal,

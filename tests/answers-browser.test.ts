@@ -1,6 +1,6 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { appendEvent, type EventInput } from '../server/events/index.js'
-import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
+import { useHarnessPerTest, type BrowserHarness } from './support/browser.js'
 
 // The answer buttons (web/terminal/answers.ts) in real Chromium on a phone:
 // a tab opened from a notification's `?answer=` marker (what iOS gets, with no
@@ -12,19 +12,13 @@ import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from '
 const POLL = { timeout: 15_000, interval: 100 }
 const PROMPT = `printf 'Do you want to proceed?\\n1. Yes\\n2. No\\n'; read -r answer; echo "answered $answer"; exec cat`
 
-let h: BrowserHarness | undefined
-afterEach(async () => {
-  expect(h?.problems ?? []).toEqual([])
-  await h?.stop()
-  h = undefined
-})
-afterAll(() => closeBrowserForTests())
+const startHarness = useHarnessPerTest({ expectNoProblems: true })
 
 /** A harness whose `proj:1` asks the prompt; returns its pane id. */
 async function start(grant: { readOnly?: boolean } = {}): Promise<{ h: BrowserHarness; pane: string }> {
-  h = await startBrowserHarness({ grant })
+  const h = await startHarness({ grant })
   h.tmux.run('new-window', '-d', '-t', 'proj:1', PROMPT)
-  await expect.poll(() => h!.tmux.capture('proj:1'), POLL).toContain('2. No')
+  await expect.poll(() => h.tmux.capture('proj:1'), POLL).toContain('2. No')
   return { h, pane: h.tmux.run('display-message', '-p', '-t', 'proj:1', '#{pane_id}').trim() }
 }
 

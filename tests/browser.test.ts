@@ -1,5 +1,5 @@
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
+import { describe, expect, it } from 'vitest'
+import { useBrowserHarness } from './support/browser.js'
 
 // Real Chromium (a desktop window at a phone's size) against the real server
 // and a private tmux server. Needs the built web app in dist/web
@@ -10,16 +10,7 @@ const POLL = { timeout: 15_000, interval: 100 }
 /** sh's prompt (`$ `, or `# ` for root) at the top of an empty screen. */
 const PROMPT_FIRST = /^[$#]/
 
-let b: BrowserHarness
-beforeEach(async () => {
-  b = await startBrowserHarness({ mobile: false })
-})
-afterEach(async () => {
-  await b.stop()
-})
-afterAll(async () => {
-  await closeBrowserForTests()
-})
+const b = useBrowserHarness({ mobile: false })
 
 /** The text xterm.js's DOM renderer shows. */
 const screenText = () => b.page.locator('.xterm-rows').textContent()

@@ -1,8 +1,8 @@
 import { request } from 'node:http'
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import type { Route, WebSocket } from 'playwright-core'
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
+import { describe, expect, it } from 'vitest'
+import { useBrowserHarness } from './support/browser.js'
 
 // The way to a live terminal from a deep link, in round trips: the terminal's
 // code comes with the page, its socket opens without waiting for /api/me,
@@ -12,16 +12,7 @@ import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from '
 const POLL = { timeout: 15_000, interval: 50 }
 const TEST_TIMEOUT_MS = 60_000
 
-let b: BrowserHarness
-beforeEach(async () => {
-  b = await startBrowserHarness()
-})
-afterEach(async () => {
-  await b.stop()
-})
-afterAll(async () => {
-  await closeBrowserForTests()
-})
+const b = useBrowserHarness()
 
 /** Holds every /api/me request until `release()`: whatever the page shows meanwhile did not wait for it. */
 async function holdMe(): Promise<{ held: () => number; release: () => Promise<void> }> {

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { Page } from 'playwright-core'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
+import { describe, expect, it } from 'vitest'
+import { useHarnessPerTest, type BrowserHarness } from './support/browser.js'
 import { changeDevice } from './support/device.js'
 
 // Unseen-event badges (web/events.ts) in real Chromium: `handoff notify`
@@ -13,21 +13,15 @@ import { changeDevice } from './support/device.js'
 const POLL = { timeout: 10_000, interval: 100 }
 const BIN = fileURLToPath(new URL('../bin/handoff.js', import.meta.url))
 
+const start = useHarnessPerTest()
 /** The running harness, stopped after each test. */
 let harness: BrowserHarness | undefined
 /** The page the test looks at (a test may close it and open another). */
 let page: Page
-afterEach(async () => {
-  await harness?.stop()
-  harness = undefined
-})
-afterAll(async () => {
-  await closeBrowserForTests()
-})
 
 /** A signed-in page of a device allowed `sessions`, on the sessions list with its event stream ready. */
 async function openList(sessions = '*'): Promise<BrowserHarness> {
-  const b = (harness = await startBrowserHarness({ sessions: ['proj', 'other-1'], mobile: false, grant: { sessions } }))
+  const b = (harness = await start({ sessions: ['proj', 'other-1'], mobile: false, grant: { sessions } }))
   page = b.page
   await b.open('/')
   // The stream's `ready` is stored: from here on no event is missed.

@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { appendEvent, type EventInput } from '../server/events/index.js'
-import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
+import { useBrowserHarness } from './support/browser.js'
 
 // Notifications inside the app, on a phone (390×844) in real Chromium over a
 // real server and a private tmux server: the switch tells the real state in
@@ -12,16 +12,9 @@ import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from '
 const POLL = { timeout: 15_000, interval: 50 }
 const TEST_TIMEOUT_MS = 60_000
 
-let b: BrowserHarness
-beforeEach(async () => {
-  b = await startBrowserHarness()
+const b = useBrowserHarness()
+beforeEach(() => {
   b.tmux.run('new-window', '-d', '-t', 'proj:1', '-n', 'claude')
-})
-afterEach(async () => {
-  await b.stop()
-})
-afterAll(async () => {
-  await closeBrowserForTests()
 })
 
 const notify = (input: EventInput) => appendEvent(b.home, input)

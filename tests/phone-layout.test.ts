@@ -1,5 +1,5 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
+import { describe, expect, it } from 'vitest'
+import { useHarnessPerTest, type BrowserHarness } from './support/browser.js'
 import type { Point } from './support/touch.js'
 import { pointOfText as pointOf } from './support/screen.js'
 
@@ -12,13 +12,8 @@ const POLL = { timeout: 15_000, interval: 100 }
 const TEST_TIMEOUT_MS = 90_000
 const LANDSCAPE = { width: 844, height: 390 }
 
+const start = useHarnessPerTest()
 let b: BrowserHarness
-afterEach(async () => {
-  await b.stop()
-})
-afterAll(async () => {
-  await closeBrowserForTests()
-})
 
 const desktopTypes = (line: string) => b.tmux.run('send-keys', '-t', 'proj:0', line, 'Enter')
 const pane = () => b.tmux.capture('proj:0')
@@ -47,7 +42,7 @@ describe('layout', () => {
   it(
     'in landscape collapses the bars behind a tab, puts the toolbar in one row, and keeps 8 rows with the keyboard up',
     async () => {
-      b = await startBrowserHarness({ viewport: LANDSCAPE })
+      b = await start({ viewport: LANDSCAPE })
       await b.open('/t/proj/0')
       expect(await visible('terminal-chrome')).toBe(false)
       expect(await visible('chrome-tab')).toBe(true)
@@ -81,7 +76,7 @@ describe('layout', () => {
   it(
     'in portrait keeps the bars until the keyboard comes up, then collapses them; full screen hides everything',
     async () => {
-      b = await startBrowserHarness()
+      b = await start()
       await b.open('/t/proj/0')
       await expect.poll(() => visible('terminal-chrome'), POLL).toBe(true)
       expect(await visible('chrome-tab')).toBe(false)
@@ -119,7 +114,7 @@ describe('layout', () => {
   it(
     'closes the menu on a tap outside it, and keeps the shown window in view in a long strip',
     async () => {
-      b = await startBrowserHarness()
+      b = await start()
       for (let i = 1; i <= 11; i++) b.tmux.run('new-window', '-d', '-t', `proj:${i}`, '-n', `window-number-${i}`)
       await b.open('/t/proj/11')
       const chip = b.page.getByTestId('strip-window-11')
@@ -150,7 +145,7 @@ describe('desktop-size view', () => {
   it(
     'starts readable, pans on both axes, pinches in small steps, fits the width, and follows the cursor again',
     async () => {
-      b = await startBrowserHarness()
+      b = await start()
       b.tmux.run('resize-window', '-t', 'proj:0', '-x', '200', '-y', '50')
       desktopTypes("clear; printf '%180s%s\\n' '' far-right-$((40+2))")
       await expect.poll(pane, POLL).toContain('far-right-42')
@@ -198,7 +193,7 @@ describe('selection', () => {
   it(
     'selects a word by long-press, extends it by its handle and by whole lines, and copies without taking the keyboard',
     async () => {
-      b = await startBrowserHarness()
+      b = await start()
       await b.context.grantPermissions(['clipboard-read', 'clipboard-write'])
       desktopTypes('clear; echo alpha beta gamma delta')
       await expect.poll(pane, POLL).toMatch(/^alpha beta gamma delta$/m)
@@ -240,7 +235,7 @@ describe('selection', () => {
   it(
     'copies the last command\'s output and selects the screen from the menu',
     async () => {
-      b = await startBrowserHarness()
+      b = await start()
       await b.context.grantPermissions(['clipboard-read', 'clipboard-write'])
       await b.open('/t/proj/0')
       await phoneTypes("printf 'out-one\\nout-two\\n'", 'out-two')

@@ -1,5 +1,5 @@
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
+import { describe, expect, it } from 'vitest'
+import { useBrowserHarness } from './support/browser.js'
 
 // The phone terminal when the computer goes away and comes back, and the
 // reader: no key is lost silently, the screen is current before keys go out
@@ -8,16 +8,7 @@ import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from '
 const POLL = { timeout: 15_000, interval: 50 }
 const TEST_TIMEOUT_MS = 60_000
 
-let b: BrowserHarness
-beforeEach(async () => {
-  b = await startBrowserHarness()
-})
-afterEach(async () => {
-  await b.stop()
-})
-afterAll(async () => {
-  await closeBrowserForTests()
-})
+const b = useBrowserHarness()
 
 const pane = () => b.tmux.capture('proj:0')
 const focusTerminal = () => b.page.locator('[data-testid=terminal] .xterm-helper-textarea').focus()

@@ -1,5 +1,5 @@
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
+import { describe, expect, it } from 'vitest'
+import { useBrowserHarness } from './support/browser.js'
 import type { Point } from './support/touch.js'
 
 // Scrolling on a phone follows what it shows: a shell's history (fetched from
@@ -10,16 +10,7 @@ import type { Point } from './support/touch.js'
 const POLL = { timeout: 15_000, interval: 100 }
 const TEST_TIMEOUT_MS = 90_000
 
-let b: BrowserHarness
-beforeEach(async () => {
-  b = await startBrowserHarness()
-})
-afterEach(async () => {
-  await b.stop()
-})
-afterAll(async () => {
-  await closeBrowserForTests()
-})
+const b = useBrowserHarness()
 
 const screenRows = () => b.page.$$eval('.xterm-rows > div', (rows) => rows.map((row) => (row.textContent ?? '').trimEnd()))
 const desktopTypes = (line: string) => b.tmux.run('send-keys', '-t', 'proj:0', line, 'Enter')

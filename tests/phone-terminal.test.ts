@@ -1,5 +1,5 @@
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
+import { describe, expect, it } from 'vitest'
+import { useBrowserHarness } from './support/browser.js'
 
 // The terminal screen on an emulated phone (390×844, touch), in real Chromium
 // against the real server and a private tmux server. Needs the built web app
@@ -8,16 +8,7 @@ import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from '
 const TEST_TIMEOUT_MS = 40_000
 const POLL = { timeout: 15_000, interval: 100 }
 
-let b: BrowserHarness
-beforeEach(async () => {
-  b = await startBrowserHarness()
-})
-afterEach(async () => {
-  await b.stop()
-})
-afterAll(async () => {
-  await closeBrowserForTests()
-})
+const b = useBrowserHarness()
 
 const openTab = (window = 0) => b.open(`/t/proj/${window}`)
 const screenText = () => b.page.locator('.xterm-rows').textContent()

@@ -1,8 +1,8 @@
 import type { CDPSession, Worker } from 'playwright-core'
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { appendEvent } from '../server/events/index.js'
 import { payloadFor } from '../server/events/push/index.js'
-import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
+import { useBrowserHarness } from './support/browser.js'
 
 // The service worker's side of Web Push in real Chromium. Needs the built web
 // app (`npx vite build`; `npm test` builds first): only production builds
@@ -15,14 +15,13 @@ import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from '
 
 const POLL = { timeout: 15_000, interval: 100 }
 
-let b: BrowserHarness
+// The Push API needs a persistent profile.
+const b = useBrowserHarness({ persistent: true, mobile: false, expectNoProblems: true })
 let cdp: CDPSession
 let registrationId: string
 let worker: Worker
 
 beforeEach(async () => {
-  // The Push API needs a persistent profile.
-  b = await startBrowserHarness({ persistent: true, mobile: false })
   await b.context.grantPermissions(['notifications'], { origin: b.server.url })
   cdp = await b.context.newCDPSession(b.page)
   const registrations = new Map<string, string>()
@@ -35,15 +34,6 @@ beforeEach(async () => {
   registrationId = registrations.get(`${b.server.url}/`) as string
   await expect.poll(() => b.context.serviceWorkers().length, POLL).toBeGreaterThan(0)
   worker = b.context.serviceWorkers()[0] as Worker
-})
-
-afterEach(async () => {
-  const { problems } = b
-  await b.stop()
-  expect(problems).toEqual([])
-})
-afterAll(async () => {
-  await closeBrowserForTests()
 })
 
 const push = (payload: Record<string, unknown>) =>

@@ -1,8 +1,8 @@
 import { appendFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { useBrowserHarness } from './support/browser.js'
 import { VirtualAuthenticator } from './support/passkey.js'
 
 // The installable app in Chromium with a phone's screen and touch: manifest,
@@ -15,16 +15,9 @@ const POLL = { timeout: 15_000, interval: 100 }
 /** The budget for the first screen's scripts. */
 const FIRST_SCREEN_GZIP_BUDGET = 150 * 1024
 
-let b: BrowserHarness
-beforeEach(async () => {
-  b = await startBrowserHarness({ copyWeb: true })
+const b = useBrowserHarness({ copyWeb: true })
+beforeEach(() => {
   b.tmux.run('new-window', '-d', '-t', 'proj:1')
-})
-afterEach(async () => {
-  await b.stop()
-})
-afterAll(async () => {
-  await closeBrowserForTests()
 })
 
 /** Uncaught errors, console errors and CSP refusals of every page so far. */

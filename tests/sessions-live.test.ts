@@ -1,5 +1,5 @@
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
+import { describe, expect, it } from 'vitest'
+import { useBrowserHarness } from './support/browser.js'
 
 // The sessions screen in Chromium follows tmux live: a window made on the
 // desktop shows up without a reload or a fetch. Needs the build in dist/web
@@ -9,18 +9,7 @@ import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from '
 /** The issue's bound for a desktop change to reach the open list. */
 const VISIBLE_WITHIN_MS = 1_000
 
-let b: BrowserHarness
-beforeEach(async () => {
-  b = await startBrowserHarness({ copyWeb: true })
-})
-afterEach(async () => {
-  const { problems } = b
-  await b.stop()
-  expect(problems).toEqual([])
-})
-afterAll(async () => {
-  await closeBrowserForTests()
-})
+const b = useBrowserHarness({ copyWeb: true, expectNoProblems: true })
 
 describe('the live sessions screen', () => {
   it('shows a window made on the desktop within a second, without a reload or a fetch', async () => {

@@ -1,23 +1,12 @@
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { closeBrowserForTests, startBrowserHarness, type BrowserHarness } from './support/browser.js'
+import { describe, expect, it } from 'vitest'
+import { useBrowserHarness } from './support/browser.js'
 
 // Programs that set a terminal mode before the phone opens the window, then
 // show what they read: the phone must behave exactly as a direct attach would.
 const POLL = { timeout: 15_000 }
 const TEST_TIMEOUT_MS = 60_000
 
-let b: BrowserHarness
-beforeEach(async () => {
-  b = await startBrowserHarness({ viewport: { width: 1000, height: 800 }, mobile: false })
-})
-afterEach(async () => {
-  const { problems } = b
-  await b.stop()
-  expect(problems).toEqual([])
-})
-afterAll(async () => {
-  await closeBrowserForTests()
-})
+const b = useBrowserHarness({ viewport: { width: 1000, height: 800 }, mobile: false, expectNoProblems: true })
 
 /** A session whose one pane runs `script` (sh). */
 const session = (name: string, script: string) => b.tmux.newSession(name, script)

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core'
-import { expect } from 'vitest'
+import { afterAll, afterEach, beforeEach, expect } from 'vitest'
 import { startServer, type RunningServer, type ServerOptions } from '../../server/index.js'
 import { CHROMIUM_ARGS, CHROMIUM_PATH, signInContext } from './chromium.js'
 import type { addSignedInDevice, TestDevice } from './device.js'
@@ -104,24 +104,13 @@ export async function startBrowserHarness(options: HarnessOptions = {}): Promise
   let server = await startServer(serverOptions)
   let serving = true
   const found: PageProblems = { problems: [], consoleErrors: [] }
-  const contexts: BrowserContext[] = []
-  const cleanups: (() => void)[] = []
+  const closers: (() => Promise<void>)[] = []
 
   const newPhone = async (phoneOptions: PhoneOptions, persistent = false): Promise<Phone> => {
-    const { viewport = PHONE, mobile = true } = phoneOptions
-    const screen: BrowserContextOptions = mobile ? { viewport, isMobile: true, hasTouch: true, deviceScaleFactor: 3 } : { viewport }
-    let context: BrowserContext
-    if (persistent) {
-      const profile = mkdtempSync(join(tmpdir(), 'handoff-profile-'))
-      cleanups.push(() => rmSync(profile, { recursive: true, force: true }))
-      context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, ...screen })
-    } else {
-      context = await (await browserForTests()).newContext(screen)
-    }
-    contexts.push(context)
+    const { context, close } = await openContext(phoneOptions, persistent)
+    closers.push(close)
     collectProblems(context, found)
-    const page = context.pages()[0] ?? (await context.newPage())
-    return phoneOf(context, page, { ...phoneOptions, home, url: () => server.url })
+    return phoneOf(context, { ...phoneOptions, home, url: () => server.url })
   }
 
   const phone = await newPhone(options, options.persistent)
@@ -153,19 +142,87 @@ export async function startBrowserHarness(options: HarnessOptions = {}): Promise
       serving = true
     },
     async stop() {
-      for (const context of contexts) await context.close()
+      for (const close of closers) await close()
       if (serving) await server.close()
       tmux.kill()
       remove()
       if (options.copyWeb) rmSync(webRoot, { recursive: true, force: true })
-      for (const cleanup of cleanups) cleanup()
+    },
+  }
+}
+
+export interface UseHarnessOptions extends HarnessOptions {
+  /** After each test, once the harness is stopped: expect no page errors or CSP refusals in any of its pages. */
+  expectNoProblems?: boolean
+}
+
+/**
+ * The browser-test preamble: starts a harness with `options` before each test
+ * of the file (or of the `describe` it is called in), stops it after the test,
+ * and closes the file's Chromium after all. Returns the running test's harness
+ * as a live view (`b.page` is always this test's page); a `beforeEach` the
+ * file registers after this call runs once the harness is up.
+ */
+export function useBrowserHarness(options: UseHarnessOptions = {}): BrowserHarness {
+  const { expectNoProblems, ...harnessOptions } = options
+  const start = useHarnessPerTest({ expectNoProblems })
+  let current: BrowserHarness | undefined
+  beforeEach(async () => {
+    current = await start(harnessOptions)
+  })
+  return new Proxy({} as BrowserHarness, {
+    get(_, key) {
+      if (!current) throw new Error(`the browser harness starts before each test: ${String(key)} was read before the first`)
+      return Reflect.get(current, key)
+    },
+  })
+}
+
+/**
+ * The preamble for a file whose tests each start their own harness (with
+ * options of their own): returns `start`, whose harness is stopped after the
+ * test; the file's Chromium is closed after all.
+ */
+export function useHarnessPerTest({ expectNoProblems = false }: Pick<UseHarnessOptions, 'expectNoProblems'> = {}): (options?: HarnessOptions) => Promise<BrowserHarness> {
+  let running: BrowserHarness | undefined
+  afterEach(async () => {
+    const harness = running
+    running = undefined
+    if (!harness) return
+    await harness.stop()
+    if (expectNoProblems) expect(harness.problems).toEqual([])
+  })
+  afterAll(() => closeBrowserForTests())
+  return async (options = {}) => {
+    if (running) throw new Error('this test already started a browser harness')
+    running = await startBrowserHarness(options)
+    return running
+  }
+}
+
+/** A browser context, of the file's Chromium, or with `persistent` its own with a profile that `close` removes. */
+async function openContext(options: PhoneOptions, persistent: boolean): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+  const { viewport = PHONE, mobile = true } = options
+  const screen: BrowserContextOptions = mobile ? { viewport, isMobile: true, hasTouch: true, deviceScaleFactor: 3 } : { viewport }
+  if (!persistent) {
+    const context = await (await browserForTests()).newContext(screen)
+    return { context, close: () => context.close() }
+  }
+  const profile = mkdtempSync(join(tmpdir(), 'handoff-profile-'))
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, ...screen })
+  return {
+    context,
+    async close() {
+      await context.close()
+      rmSync(profile, { recursive: true, force: true })
     },
   }
 }
 
 /** Signs `context` in (unless `signedIn` is false), adds a passkey authenticator (with `passkeys`), and wraps them as a Phone. */
-async function phoneOf(context: BrowserContext, page: Page, options: PhoneOptions & { home: string; url: () => string }): Promise<Phone> {
+async function phoneOf(context: BrowserContext, options: PhoneOptions & { home: string; url: () => string }): Promise<Phone> {
   const { home, url } = options
+  const page = context.pages()[0] ?? (await context.newPage())
   let device = options.signedIn === false ? undefined : await signInContext(context, home, url(), options.grant ?? {})
   if (options.passkeys) await VirtualAuthenticator.attach(context, page)
   const touch = new Touch(await context.newCDPSession(page))

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { appendEvent, type EventInput } from '../server/events/index.js'
 import { useHarnessPerTest, type BrowserHarness } from './support/browser.js'
+import { claudeAsks, untilAnswerable } from './support/events.js'
 
 // The answer buttons (web/terminal/answers.ts) in real Chromium on a phone:
 // a tab opened from a notification's `?answer=` marker (what iOS gets, with no
@@ -24,21 +25,12 @@ async function start(grant: { readOnly?: boolean } = {}): Promise<{ h: BrowserHa
 
 /** Writes an event with the prompt's choices as `handoff notify` does, and waits until the server serves it. */
 async function ask(harness: BrowserHarness, pane: string, extra: Partial<EventInput> = {}): Promise<number> {
-  const { id } = await appendEvent(harness.home, {
-    type: 'notify',
-    title: 'Claude Code',
-    message: 'Claude needs your permission to use Bash',
-    tmux_session: 'proj',
-    tmux_window: 1,
-    tmux_pane: pane,
-    choices: [
-      { label: 'Yes', keys: '1<Enter>' },
-      { label: 'No', keys: '2<Enter>' },
-    ],
-    ...extra,
-  })
-  const answerable = () => harness.page.evaluate(async (path) => (await fetch(path)).status, `/api/events/${id}/answer`)
-  await expect.poll(answerable, POLL).toBe(200)
+  const choices = [
+    { label: 'Yes', keys: '1<Enter>' },
+    { label: 'No', keys: '2<Enter>' },
+  ]
+  const { id } = await appendEvent(harness.home, { ...claudeAsks({ session: 'proj', window: 1, pane }, choices), ...extra })
+  await untilAnswerable(harness.page, id)
   return id
 }
 

@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { HooksReport } from '../cli/commands/hooks.js'
+import { CLAUDE_CHOICES } from './support/events.js'
 import { StubBin, sq } from './support/stub-bin.js'
 import { PrivateTmux } from './support/tmux.js'
 
@@ -397,11 +398,7 @@ describe('the Claude Code hook script', () => {
         tmux_session: 'claude',
         tmux_window: 0,
         tmux_pane: pane,
-        choices: [
-          { label: 'Yes', keys: '1' },
-          { label: "Yes, don't ask again", keys: '2' },
-          { label: 'No', keys: '<Esc>' },
-        ],
+        choices: CLAUDE_CHOICES,
       })
     } finally {
       tmux.kill()

@@ -3,6 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { appendEvent } from '../server/events/index.js'
 import { payloadFor } from '../server/events/push/index.js'
 import { useBrowserHarness } from './support/browser.js'
+import { claudeAsks, untilAnswerable } from './support/events.js'
 
 // The service worker's side of Web Push in real Chromium. Needs the built web
 // app (`npx vite build`; `npm test` builds first): only production builds
@@ -119,21 +120,13 @@ describe('answering from a notification', () => {
   /** An event with Claude's choices for the pane of proj:0 (its shell), as the server has it; and the push it sends a device that may type. */
   async function asking(): Promise<{ id: number; pane: string; pushed: Record<string, unknown> }> {
     const pane = b.tmux.run('display-message', '-p', '-t', 'proj:0', '#{pane_id}').trim()
-    const event = await appendEvent(b.home, {
-      type: 'notify',
-      title: 'Claude Code',
-      message: 'Claude needs your permission to use Bash',
-      tmux_session: 'proj',
-      tmux_window: 0,
-      tmux_pane: pane,
-      choices: [
-        { label: 'Yes', keys: 'echo said-yes<Enter>' },
-        { label: "Yes, don't ask again", keys: 'echo said-always<Enter>' },
-        { label: 'No', keys: 'echo said-no<Enter>' },
-      ],
-    })
-    const served = () => b.page.evaluate(async (path) => (await fetch(path)).status, `/api/events/${event.id}/answer`)
-    await expect.poll(served, POLL).toBe(200)
+    const choices = [
+      { label: 'Yes', keys: 'echo said-yes<Enter>' },
+      { label: "Yes, don't ask again", keys: 'echo said-always<Enter>' },
+      { label: 'No', keys: 'echo said-no<Enter>' },
+    ]
+    const event = await appendEvent(b.home, claudeAsks({ session: 'proj', window: 0, pane }, choices))
+    await untilAnswerable(b.page, event.id)
     return { id: event.id, pane, pushed: { ...payloadFor(event, false, true) } }
   }
 

@@ -4,11 +4,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import * as pty from 'node-pty'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { startServer, type RunningServer } from '../server/index.js'
-import { PrivateTmux, tempHome } from './support/tmux.js'
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.js'
+import type { Page } from 'playwright-core'
+import { afterEach, describe, expect, it } from 'vitest'
+import { useBrowserHarness } from './support/browser.js'
 
 // The whole pairing as a user does it: the real `handoff pair` in a pty, the
 // real server, real tmux, and Chromium with a virtual passkey authenticator.
@@ -68,81 +66,25 @@ class PairCli {
   }
 }
 
-let browser: Browser
-let tmux: PrivateTmux
-let home: string
-let removeHome: () => void
-let server: RunningServer | undefined
-const contexts: BrowserContext[] = []
+// Sessions `main` and `other`; a phone not signed in (a browser window of a
+// phone's size) with a platform passkey authenticator that verifies the user.
+// `b.problems` holds the page errors and CSP refusals of every phone.
+const b = useBrowserHarness({ sessions: ['main', 'other'], signedIn: false, passkeys: true, mobile: false })
 const clis: PairCli[] = []
 
-interface Phone {
-  page: Page
-  /** Uncaught page errors and CSP refusals; every test expects none. */
-  problems: string[]
-}
-
-beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    // No WebGL: xterm.js falls back to its DOM renderer, whose text `.xterm-rows` shows.
-    args: CHROMIUM_ARGS,
-  })
-})
-
-afterAll(async () => {
-  await browser?.close()
-})
-
-beforeEach(async () => {
-  tmux = new PrivateTmux()
-  tmux.newSession('main')
-  tmux.newSession('other')
-  ;({ home, remove: removeHome } = tempHome())
-  server = await startServer({ port: 0, tmuxSocket: tmux.socket, home, log: () => {} })
-})
-
+// Before the harness stops: a CLI still waiting for its code goes first.
 afterEach(async () => {
   for (const cli of clis.splice(0)) {
     cli.kill()
     await cli.exited
   }
-  for (const context of contexts.splice(0)) await context.close()
-  await server?.close()
-  server = undefined
-  tmux.kill()
-  removeHome()
 })
-
-/** A phone: its own browser profile with a platform passkey authenticator that verifies the user. */
-async function newPhone(): Promise<Phone> {
-  const context = await browser.newContext({ viewport: { width: 390, height: 844 } })
-  contexts.push(context)
-  const page = await context.newPage()
-  const cdp = await context.newCDPSession(page)
-  await cdp.send('WebAuthn.enable')
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-    },
-  })
-  const problems: string[] = []
-  page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`))
-  page.on('console', (message) => {
-    if (message.text().includes('Content Security Policy')) problems.push(`csp: ${message.text()}`)
-  })
-  return { page, problems }
-}
 
 /** The CLI's environment: this test's HANDOFF_HOME, private tmux and server port. */
 const cliEnv = (): Record<string, string> => ({
-  HANDOFF_HOME: home,
-  HANDOFF_TMUX_SOCKET: tmux.socket,
-  HANDOFF_PORT: String(server!.port),
+  HANDOFF_HOME: b.home,
+  HANDOFF_TMUX_SOCKET: b.tmux.socket,
+  HANDOFF_PORT: String(b.server.port),
 })
 
 /** Starts `handoff pair` for `main` only and waits for the link it prints. */
@@ -174,7 +116,7 @@ const wrongCodes = (cli: PairCli) => cli.text().match(/wrong code/gi)?.length ??
 
 /** The device records in HANDOFF_HOME/devices.json (none when the file does not exist). */
 function storedDevices(): Record<string, unknown>[] {
-  const path = join(home, 'devices.json')
+  const path = join(b.home, 'devices.json')
   if (!existsSync(path)) return []
   const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'))
   const list = Array.isArray(parsed) ? parsed : (parsed as { devices?: unknown }).devices
@@ -189,7 +131,7 @@ describe('pairing a phone', () => {
     'pairs with a passkey and the typed code, signs in, and reaches only the granted session',
     async () => {
       const { cli, url } = await startPairing()
-      const { page, problems } = await newPhone()
+      const { page } = b
 
       await page.goto(url)
       // The secret leaves the address bar at once.
@@ -219,9 +161,9 @@ describe('pairing a phone', () => {
       await page.getByTestId('terminal').click()
       await page.keyboard.type('echo paired-$((6*7))')
       await page.keyboard.press('Enter')
-      await expect.poll(() => tmux.capture('main:0'), POLL).toContain('paired-42')
+      await expect.poll(() => b.tmux.capture('main:0'), POLL).toContain('paired-42')
       await expect.poll(() => screenText(page), POLL).toContain('paired-42')
-      expect(problems).toEqual([])
+      expect(b.problems).toEqual([])
     },
     FLOW_TIMEOUT_MS,
   )
@@ -230,21 +172,21 @@ describe('pairing a phone', () => {
     'signs in again with the passkey after signing out, back to the deep link it was opened at',
     async () => {
       const { cli, url } = await startPairing()
-      const { page, problems } = await newPhone()
+      const { page } = b
       cli.type(`${await registerPasskey(page, url)}\r`)
       expect(await cli.exited).toBe(0)
       await expect.poll(() => page.getByTestId('session-main').count(), POLL).toBe(1)
 
       await page.getByTestId('signout').click()
       await expect.poll(() => page.getByTestId('signin-button').count(), POLL).toBe(1)
-      await page.goto(`${server!.url}/t/main/0`)
+      await page.goto(`${b.server.url}/t/main/0`)
       await expect.poll(() => page.getByTestId('signin-button').count(), POLL).toBe(1)
       expect(new URL(page.url()).pathname).toBe('/t/main/0')
 
       await page.getByTestId('signin-button').click()
       await expect.poll(() => connectionState(page), POLL).toBe('live')
       expect(new URL(page.url()).pathname).toBe('/t/main/0')
-      expect(problems).toEqual([])
+      expect(b.problems).toEqual([])
     },
     FLOW_TIMEOUT_MS,
   )
@@ -253,7 +195,7 @@ describe('pairing a phone', () => {
     'cancels after three wrong codes and leaves no trace of the device',
     async () => {
       const { cli, url } = await startPairing()
-      const { page, problems } = await newPhone()
+      const { page } = b
       const code = await registerPasskey(page, url)
       const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0')
 
@@ -268,10 +210,10 @@ describe('pairing a phone', () => {
       await expect.poll(() => page.getByTestId('pair-ended').count(), POLL).toBe(1)
       expect(await page.getByTestId('pair-code').count()).toBe(0)
       expect(storedDevices()).toEqual([])
-      expect(existsSync(join(home, 'devices.json')) ? readFileSync(join(home, 'devices.json'), 'utf8') : '').not.toContain(
+      expect(existsSync(join(b.home, 'devices.json')) ? readFileSync(join(b.home, 'devices.json'), 'utf8') : '').not.toContain(
         'test-phone',
       )
-      expect(problems).toEqual([])
+      expect(b.problems).toEqual([])
     },
     FLOW_TIMEOUT_MS,
   )
@@ -280,8 +222,8 @@ describe('pairing a phone', () => {
     'burns the pairing when a second phone registers on the same link',
     async () => {
       const { cli, url } = await startPairing()
-      const first = await newPhone()
-      const second = await newPhone()
+      const first = b
+      const second = await b.newPhone()
       const code = await registerPasskey(first.page, url)
 
       await second.page.goto(url)
@@ -298,8 +240,8 @@ describe('pairing a phone', () => {
       expect(storedDevices().filter((d) => d.status === 'active')).toEqual([])
       // A burned pairing, like a cancelled one, leaves nothing behind.
       expect.soft(storedDevices()).toEqual([])
-      expect(first.problems).toEqual([])
-      expect(second.problems).toEqual([])
+      // Both phones' problems.
+      expect(b.problems).toEqual([])
     },
     FLOW_TIMEOUT_MS,
   )
@@ -308,7 +250,7 @@ describe('pairing a phone', () => {
     'shows a read-only phone as such, and sends it to sign-in when it is revoked mid-terminal',
     async () => {
       const { cli, url } = await startPairing(['--read-only'], 'ro-phone')
-      const { page, problems } = await newPhone()
+      const { page } = b
       await page.goto(url)
       await expect.poll(() => page.getByTestId('pair-grant').locator('[data-readonly]').count(), POLL).toBe(1)
       await page.getByTestId('pair-create').click()
@@ -318,7 +260,7 @@ describe('pairing a phone', () => {
 
       await expect.poll(() => page.getByTestId('readonly-badge').count(), POLL).toBe(1)
       expect(await page.getByTestId('new-session-submit').isDisabled()).toBe(true)
-      await page.goto(`${server!.url}/t/main/0`)
+      await page.goto(`${b.server.url}/t/main/0`)
       await expect.poll(() => connectionState(page), POLL).toBe('live')
       expect(await page.getByTestId('readonly-badge').count()).toBe(1)
 
@@ -327,37 +269,37 @@ describe('pairing a phone', () => {
       // The server closes the socket with 4403; the page does not reconnect but asks to sign in.
       await expect.poll(() => page.getByTestId('signin-button').count(), POLL).toBe(1)
       expect(await page.getByTestId('notice').count()).toBe(1)
-      expect(problems).toEqual([])
+      expect(b.problems).toEqual([])
     },
     FLOW_TIMEOUT_MS,
   )
 
   it('refuses a link that is not a live pairing, well-formed or mangled', async () => {
-    const { page, problems } = await newPhone()
+    const { page } = b
     // 43 base64url characters, as a real secret, but no pairing has it.
     for (const secret of ['A'.repeat(43), 'cut-off']) {
-      await page.goto(`${server!.url}/pair#${secret}`)
+      await page.goto(`${b.server.url}/pair#${secret}`)
       await expect.poll(() => page.getByTestId('pair-ended').count(), POLL).toBe(1)
       expect(new URL(page.url()).hash).toBe('')
       expect(await page.getByTestId('pair-create').count()).toBe(0)
     }
-    expect(problems).toEqual([])
+    expect(b.problems).toEqual([])
   })
 
   it('sends a page opened at 127.0.0.1 to localhost, which WebAuthn accepts as a name', async () => {
-    const { page, problems } = await newPhone()
-    await page.goto(`http://127.0.0.1:${server!.port}/pair#some-secret`)
-    await expect.poll(() => page.getByTestId('pair-ended').textContent(), POLL).toContain(`http://localhost:${server!.port}`)
+    const { page } = b
+    await page.goto(`http://127.0.0.1:${b.server.port}/pair#some-secret`)
+    await expect.poll(() => page.getByTestId('pair-ended').textContent(), POLL).toContain(`http://localhost:${b.server.port}`)
     expect(new URL(page.url()).hash).toBe('')
-    expect(problems).toEqual([])
+    expect(b.problems).toEqual([])
   })
 
   it('shows the sign-in screen, not the app, to a phone that is not signed in', async () => {
-    const { page, problems } = await newPhone()
-    await page.goto(`${server!.url}/t/main/0`)
+    const { page } = b
+    await page.goto(`${b.server.url}/t/main/0`)
     await expect.poll(() => page.getByTestId('signin-button').count(), POLL).toBe(1)
     expect(await page.getByTestId('terminal').count()).toBe(0)
     expect(new URL(page.url()).pathname).toBe('/t/main/0')
-    expect(problems).toEqual([])
+    expect(b.problems).toEqual([])
   })
 })

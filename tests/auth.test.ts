@@ -9,29 +9,18 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { serve, type ServerType } from '@hono/node-server'
 import { Hono } from 'hono'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { authenticate, createAuthRoutes, hashPairingSecret, newPairingSecret, pairingCode, UNNAMED_DEVICE } from '../server/auth/index.js'
 import { HandoffError } from '../server/errors.js'
 import { newDeviceId, readDevices, updateDevices } from '../server/store/index.js'
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.js'
+import { closeBrowserForTests, openPhone, type OwnPhone } from './support/browser.js'
 
-let browser: Browser
-let context: BrowserContext
-let page: Page
+let phone: OwnPhone
 let server: ServerType
 let origin: string
 let home: string
 
-beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    args: CHROMIUM_ARGS,
-  })
-})
-afterAll(async () => {
-  await browser?.close()
-})
+afterAll(() => closeBrowserForTests())
 
 beforeEach(async () => {
   home = join(mkdtempSync(join(tmpdir(), 'handoff-auth-browser-')), 'home')
@@ -52,20 +41,16 @@ beforeEach(async () => {
   )
   fetchApp = (req) => app.fetch(req)
 
-  context = await browser.newContext()
-  page = await context.newPage()
-  const cdp = await context.newCDPSession(page)
-  await cdp.send('WebAuthn.enable')
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
-  })
-  await page.goto(`${origin}/`)
+  // A desktop browser window, not signed in, with a platform passkey authenticator that verifies the user.
+  phone = await openPhone({ home, url: () => origin, mobile: false, signedIn: false, passkeys: true })
+  await phone.page.goto(`${origin}/`)
 })
 
 afterEach(async () => {
-  await context?.close()
+  await phone?.close()
   await new Promise((resolve) => server.close(resolve))
   rmSync(join(home, '..'), { recursive: true, force: true })
+  expect(phone?.problems ?? []).toEqual([])
 })
 
 async function addPending() {
@@ -100,7 +85,7 @@ type Reply = { status: number; body: any }
 
 /** In the page: options → navigator.credentials.create → verify, with the browser's own JSON (toJSON). */
 const registerInPage = (secret: string): Promise<Reply> =>
-  page.evaluate(async (secret) => {
+  phone.page.evaluate(async (secret) => {
     const post = async (path: string, body: unknown) => {
       const r = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
       return { status: r.status, body: await r.json() }
@@ -113,7 +98,7 @@ const registerInPage = (secret: string): Promise<Reply> =>
 
 /** In the page: sign-in options → navigator.credentials.get → verify; returns the reply and the assertion sent. */
 const signInInPage = (): Promise<Reply & { assertion: unknown }> =>
-  page.evaluate(async () => {
+  phone.page.evaluate(async () => {
     const post = async (path: string, body: unknown) => {
       const r = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
       return { status: r.status, body: await r.json() }
@@ -125,7 +110,7 @@ const signInInPage = (): Promise<Reply & { assertion: unknown }> =>
   })
 
 const postInPage = (path: string, body: unknown): Promise<Reply> =>
-  page.evaluate(
+  phone.page.evaluate(
     async ([path, body]) => {
       const r = await fetch(path as string, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
       return { status: r.status, body: await r.json() }
@@ -152,7 +137,7 @@ describe('pairing and sign-in with a Chromium passkey', () => {
     const first = await signInInPage()
     expect(first.status).toBe(200)
     expect(first.body.device).toMatchObject({ id, sessions: 'main', readOnly: false })
-    const cookie = (await context.cookies()).find((c) => c.name === 'handoff')
+    const cookie = (await phone.context.cookies()).find((c) => c.name === 'handoff')
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' })
     expect((await authenticate({ home, origin, secureCookie: false }, `handoff=${cookie?.value}`))?.id).toBe(id)
     const afterFirst = (await readDevices(home)).find((d) => d.id === id)

@@ -200,6 +200,26 @@ export function useHarnessPerTest({ expectNoProblems = false }: Pick<UseHarnessO
   }
 }
 
+/** A phone that is not the harness's: its own problems, closed by `close`. */
+export interface OwnPhone extends Phone, PageProblems {
+  close(): Promise<void>
+}
+
+/**
+ * A phone against a server the test runs itself, at `url()` over
+ * HANDOFF_HOME `home` (signing in and passkeys use them): for a test of one
+ * part of the server. WebAuthn takes a name, not an IP address, as the RP ID:
+ * with passkeys, `url()` is an `http://localhost:…` origin. Chromium is the
+ * file's (closeBrowserForTests).
+ */
+export async function openPhone(options: PhoneOptions & { home: string; url: () => string }): Promise<OwnPhone> {
+  const { context, close } = await openContext(options, false)
+  const found: PageProblems = { problems: [], consoleErrors: [] }
+  collectProblems(context, found)
+  // Assigned, not spread: `device` is a getter that throws for a phone not signed in.
+  return Object.assign(await phoneOf(context, options), found, { close })
+}
+
 /** A browser context, of the file's Chromium, or with `persistent` its own with a profile that `close` removes. */
 async function openContext(options: PhoneOptions, persistent: boolean): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   const { viewport = PHONE, mobile = true } = options

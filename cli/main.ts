@@ -64,6 +64,8 @@ program
   .description('serve Handoff over HTTPS on this machine\'s Tailscale addresses (or loopback when there is no Tailscale)')
   .option('--local', 'serve http://localhost only, for use on this machine')
   .option('--session-hours <n>', 'how long a phone stays signed in, 1-720 (default 12)')
+  .option('--cert <file>', 'your own HTTPS certificate (PEM) for the MagicDNS name, when tailscale cert cannot give one (with --key)')
+  .option('--key <file>', 'the private key of --cert (PEM, mode 600)')
   .addOption(portOption())
   .addOption(socketOption())
   .action(run(async () => (await import('./commands/serve.js')).serve))
@@ -72,6 +74,9 @@ program
   .command('setup')
   .description('prepare this machine: HANDOFF_HOME, tmux and Tailscale checks, the HTTPS certificate, auto-start at login')
   .option('--no-service', 'do not install auto-start at login (a systemd user unit on Linux, a launchd agent on macOS)')
+  .option('--cert <file>', 'use your own HTTPS certificate (PEM) for the MagicDNS name from now on, instead of tailscale cert (with --key)')
+  .option('--key <file>', 'the private key of --cert (PEM, mode 600)')
+  .option('--tailscale-cert', 'go back to tailscale cert after --cert')
   .addOption(jsonOption())
   .action(run(async () => (await import('./commands/setup.js')).setup))
 

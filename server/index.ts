@@ -10,6 +10,8 @@ import type { DenyCode } from './gate/index.js'
 import { authorize, recheck } from './access/index.js'
 import { audienceFor, checkHost, checkWrite, createApp, type AppEnv } from './http/index.js'
 import { peerKey, startServing, type Peer } from './net/serving.js'
+import { TAILNET_LIMITS } from './net/tailnet.js'
+import type { OwnCertificate } from './net/own-cert.js'
 import { VERSION, WEB_ROOT } from './paths.js'
 import { forTerminalLines } from './untrusted.js'
 import { ensureHome, readDevices, removeFile, updateDevices, watchDevices, writeFileAtomic, type DeviceRecord } from './store/index.js'
@@ -24,6 +26,8 @@ export interface ServerOptions {
    * falling back to loopback, with a note saying why, when that cannot be.
    */
   mode?: 'loopback' | 'tailnet'
+  /** On the tailnet: the user's own certificate instead of `tailscale cert`'s (docs/tailnet.md). */
+  certificate?: OwnCertificate | undefined
   tmuxSocket?: string | undefined
   /** HANDOFF_HOME: devices, the audit log, keys; the running server records itself in server.json. */
   home: string
@@ -96,6 +100,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     mode: options.mode ?? 'loopback',
     port: options.port,
     home,
+    certificate: options.certificate,
     onRequest: (req, res) => void handle(req, res),
     onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       terminals ? terminals.handleUpgrade(req, socket, head) : socket.destroy(),
@@ -139,8 +144,27 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       )
       return device
     }
-    if (device.tailnetUser !== peer.user) return null
-    return device.sameNodeOnly && device.tailnetNode !== peer.node ? null : device
+    return isBoundTo(device, peer) ? device : null
+  }
+
+  /** Whether a device may be used from this tailnet peer: its user, and with `sameNodeOnly` its node. */
+  const isBoundTo = (device: DeviceRecord, peer: Peer): boolean =>
+    device.tailnetUser === peer.user && (!device.sameNodeOnly || device.tailnetNode === peer.node)
+
+  /**
+   * Why a live terminal's tailnet peer may no longer use it, or null: whois
+   * asked again, uncached, so a node removed from the tailnet, expired, or now
+   * another user's loses its terminals.
+   */
+  async function peerProblem(device: DeviceRecord, address: string | null): Promise<string | null> {
+    if (serving.mode !== 'tailnet') return null
+    try {
+      const peer = await serving.peerOf(address, { fresh: true })
+      if (peer.user === null || device.tailnetUser === null || isBoundTo(device, peer)) return null
+      return 'this device is bound to another tailnet user or node'
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err)
+    }
   }
 
   const app = createApp({
@@ -178,10 +202,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         const device = await signedIn(req.headers.cookie, peer)
         return authorize(home, { device, action: 'attach', session, peer, now: now() })
       },
-      async recheck(deviceId, session) {
+      async recheck(deviceId, session, peerAddress) {
         const device = (await readDevices(home)).find((d) => d.id === deviceId) ?? null
         const verdict = recheck(home, { deviceId, device, action: 'attach', session, peer: null, now: now() })
-        return verdict.ok ? verdict : { ok: false, reason: exitReasonFor(verdict.code, verdict.reason) }
+        if (!verdict.ok) return { ok: false, reason: exitReasonFor(verdict.code, verdict.reason) }
+        const problem = device && (await peerProblem(device, peerAddress))
+        return problem ? { ok: false, reason: { code: 'ACCESS_CHANGED', message: problem } } : verdict
       },
     },
     heartbeatMs: options.heartbeatMs,
@@ -194,6 +220,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       .then((devices) => pruneSubscriptions(home, devices))
       .catch((err: unknown) => log(`push: ${err instanceof Error ? err.message : String(err)}`))
   })
+
+  // On the tailnet a peer can change under an open terminal (its node removed
+  // or expired, its address given to another node): name each one again.
+  const peerRecheck = serving.mode === 'tailnet' ? setInterval(() => void terminals?.recheck(), TAILNET_LIMITS.peerRecheckMs) : undefined
+  peerRecheck?.unref()
 
   const record: ServerRecord = {
     pid: process.pid,
@@ -214,6 +245,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     close: () =>
       (closing ??= (async () => {
         stopWatchingDevices()
+        clearInterval(peerRecheck)
         terminals?.close()
         control.close()
         push.stop()

@@ -3,6 +3,8 @@ import { HandoffError } from '../../server/errors.js'
 import { startServer } from '../../server/index.js'
 import { VERSION } from '../../server/paths.js'
 import { Tmux } from '../../server/tmux/index.js'
+import { ensureHome } from '../../server/store/index.js'
+import { ownCertificateFromFlags, readOwnCertificateChoice } from '../../server/net/index.js'
 import type { CommonFlags } from '../main.js'
 import { note } from '../output.js'
 import { forTerminalLines } from '../../server/untrusted.js'
@@ -15,8 +17,11 @@ function parseSessionHours(raw: string): number {
   throw new HandoffError('BAD_CONFIG', 400, `--session-hours must be a whole number of hours 1-720, got ${JSON.stringify(raw)}`)
 }
 
-export async function serve(flags: CommonFlags & { local?: boolean; sessionHours?: string }): Promise<void> {
+export async function serve(flags: CommonFlags & { local?: boolean; sessionHours?: string; cert?: string; key?: string }): Promise<void> {
   const config = resolveConfig(flags)
+  await ensureHome(config.home)
+  // --cert and --key for this run, else what `handoff setup --cert` recorded, else tailscale cert.
+  const certificate = ownCertificateFromFlags(flags) ?? (await readOwnCertificateChoice(config.home))
   const sessionTtlMs = flags.sessionHours === undefined ? undefined : parseSessionHours(flags.sessionHours)
   const tmux = new Tmux(config.tmuxSocket)
   // Refuse to start against a tmux that cannot attach; a missing tmux is only a warning (the API reports it).
@@ -32,6 +37,7 @@ export async function serve(flags: CommonFlags & { local?: boolean; sessionHours
     tmuxSocket: config.tmuxSocket,
     home: config.home,
     mode: flags.local ? 'loopback' : 'tailnet',
+    certificate,
     ...(sessionTtlMs === undefined ? {} : { sessionTtlMs }),
   })
 

@@ -11,6 +11,11 @@ import { Exit, note, render } from '../output.js'
 export interface SetupFlags extends CommonFlags {
   /** false with --no-service. */
   service?: boolean
+  /** Your own certificate and key (both or neither). */
+  cert?: string
+  key?: string
+  /** Forget --cert: back to tailscale cert. */
+  tailscaleCert?: boolean
 }
 
 /** ok: already as wanted; changed: this run changed it; missing/failed: needs the user (see `fix`); skipped: not attempted. */
@@ -304,6 +309,35 @@ async function launchdStep(spec: ServiceSpec, env: NodeJS.ProcessEnv): Promise<S
   return { step: 'service', status: 'changed', detail: done.join('; ') }
 }
 
+// ---------------------------------------------------------------- the certificate
+
+/**
+ * The HTTPS certificate: the user's own (`--cert`, `--key`, checked, then
+ * recorded for `handoff serve`; or the one recorded before), else
+ * `tailscale cert`'s. `--tailscale-cert` forgets the user's.
+ */
+async function certificateStep(home: string, dnsName: string, flags: SetupFlags, platform: NodeJS.Platform): Promise<SetupStep> {
+  const net = await import('../../server/net/index.js')
+  const given = net.ownCertificateFromFlags(flags)
+  if (flags.tailscaleCert) {
+    if (given) return { step: 'certificate', status: 'failed', detail: '--tailscale-cert and --cert ask for different certificates', fix: 'give one of them' }
+    await net.saveOwnCertificateChoice(home, undefined)
+  }
+  const own = given ?? (flags.tailscaleCert ? undefined : await net.readOwnCertificateChoice(home))
+  if (own) {
+    const check = await net.checkOwnCertificate(own, dnsName)
+    if (!check.ok) return { step: 'certificate', status: 'failed', detail: check.message, fix: check.fix }
+    if (given) await net.saveOwnCertificateChoice(home, given)
+    const until = check.notAfter.toISOString().slice(0, 10)
+    return { step: 'certificate', status: given ? 'changed' : 'ok', detail: `your own ${own.certPath}, valid until ${until}; handoff serve reloads it when it changes` }
+  }
+  note(`getting the HTTPS certificate for ${dnsName} (a new one can take a minute)...`)
+  const cert = await net.ensureCertificate(home, dnsName, Date.now(), platform)
+  return cert.ok
+    ? { step: 'certificate', status: cert.renewed ? 'changed' : 'ok', detail: `${cert.renewed ? 'wrote' : 'left'} ${cert.certPath}, valid until ${cert.notAfter.toISOString().slice(0, 10)}` }
+    : { step: 'certificate', status: 'failed', detail: cert.message, fix: cert.fix }
+}
+
 // ---------------------------------------------------------------- the command
 
 const human = (r: SetupReport): string => {
@@ -315,8 +349,9 @@ const human = (r: SetupReport): string => {
 }
 
 /**
- * `handoff setup [--no-service] [--json]`: makes HANDOFF_HOME, checks tmux
- * and Tailscale, gets the HTTPS certificate, and installs auto-start at login.
+ * `handoff setup [--no-service] [--cert FILE --key FILE | --tailscale-cert] [--json]`:
+ * makes HANDOFF_HOME, checks tmux and Tailscale, gets the HTTPS certificate
+ * (or checks and records your own), and installs auto-start at login.
  * Every step says what it changed or what is missing; running it twice changes
  * nothing. Exits 1 when a step needs the user, else 0.
  */
@@ -324,7 +359,7 @@ export async function setup(flags: SetupFlags): Promise<void> {
   const env = process.env
   const platform = process.platform
   const { defaultHome } = await import('../../server/store/index.js')
-  const { ensureCertificate, findTailnetIdentity } = await import('../../server/net/index.js')
+  const { findTailnetIdentity } = await import('../../server/net/index.js')
   const home = defaultHome(env)
 
   const steps: SetupStep[] = [await homeStep(home), await tmuxStep(env, platform)]
@@ -332,17 +367,7 @@ export async function setup(flags: SetupFlags): Promise<void> {
   const id = await findTailnetIdentity(platform)
   if (id.ok) {
     steps.push({ step: 'tailscale', status: 'ok', detail: `${id.dnsName} (${id.addresses.join(', ')})` })
-    note(`getting the HTTPS certificate for ${id.dnsName} (a new one can take a minute)...`)
-    const cert = await ensureCertificate(home, id.dnsName, Date.now(), platform)
-    steps.push(
-      cert.ok
-        ? {
-            step: 'certificate',
-            status: cert.renewed ? 'changed' : 'ok',
-            detail: `${cert.renewed ? 'wrote' : 'left'} ${cert.certPath}, valid until ${cert.notAfter.toISOString().slice(0, 10)}`,
-          }
-        : { step: 'certificate', status: 'failed', detail: cert.message, fix: cert.fix },
-    )
+    steps.push(await certificateStep(home, id.dnsName, flags, platform))
   } else {
     steps.push({ step: 'tailscale', status: 'missing', detail: id.message, fix: id.fix })
     steps.push({ step: 'certificate', status: 'skipped', detail: 'needs Tailscale with MagicDNS; Handoff serves on this machine only (loopback) until then' })

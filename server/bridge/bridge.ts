@@ -54,6 +54,8 @@ export interface BridgeOptions {
   historyLines: number
   /** The signed-in device this terminal belongs to. */
   deviceId: string
+  /** The connection's peer address: re-checked against the tailnet while the terminal lives. */
+  peerAddress: string | null
   /** Drop every input frame, and never change the window's size. */
   readOnly: boolean
   /** `fit`: once the phone types, the window takes its size until it leaves; `desktop`: never. */
@@ -72,6 +74,7 @@ export interface BridgeOptions {
 export class Bridge implements PaneViewer {
   readonly target: Target
   readonly deviceId: string
+  readonly peerAddress: string | null
   /** Set when the device becomes read-only while the terminal is open: input is dropped from then on. */
   readOnly: boolean
   /** Whether the page showing this terminal is visible, as the client last said; true until told otherwise. */
@@ -105,6 +108,7 @@ export class Bridge implements PaneViewer {
   ) {
     this.target = options.target
     this.deviceId = options.deviceId
+    this.peerAddress = options.peerAddress
     this.readOnly = options.readOnly
     this.sessionName = options.target.session.name
     this.feed = options.feed

@@ -32,8 +32,8 @@ export interface TerminalAccess {
   guard(req: IncomingMessage): HandoffError | null
   /** Decides an upgrade for a session name; throws a HandoffError to refuse it. */
   open(req: IncomingMessage, sessionName: string): Promise<{ deviceId: string; readOnly: boolean }>
-  /** Decides again for a live terminal, on the device's current record and the session's current name. */
-  recheck(deviceId: string, sessionName: string): Promise<{ ok: true; readOnly: boolean } | { ok: false; reason: ExitReason }>
+  /** Decides again for a live terminal, on the device's current record, the session's current name and who its peer is now. */
+  recheck(deviceId: string, sessionName: string, peerAddress: string | null): Promise<{ ok: true; readOnly: boolean } | { ok: false; reason: ExitReason }>
 }
 
 export interface TerminalServerOptions {
@@ -159,7 +159,7 @@ export function createTerminalServer(options: TerminalServerOptions) {
           const session = snapshot?.sessions.get(bridge.target.session.id)
           if (session === undefined) continue
           bridge.sessionName = session
-          const verdict = await access.recheck(bridge.deviceId, session).catch((err: unknown) => {
+          const verdict = await access.recheck(bridge.deviceId, session, bridge.peerAddress).catch((err: unknown) => {
             log(`recheck failed: ${err instanceof Error ? err.message : String(err)}`)
             return { ok: false as const, reason: { code: 'ACCESS_CHANGED' as const, message: 'access could not be checked' } }
           })
@@ -196,6 +196,7 @@ export function createTerminalServer(options: TerminalServerOptions) {
           ...size,
           historyLines,
           deviceId,
+          peerAddress: req.socket.remoteAddress ?? null,
           readOnly,
           sizePolicy,
           onEnd: (b) => leaveFeed(b, feed),
@@ -215,7 +216,7 @@ export function createTerminalServer(options: TerminalServerOptions) {
   return {
     /** Pass an http server's 'upgrade' event here. */
     handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void handleUpgrade(req, socket, head),
-    /** Re-decides every live terminal now: call when devices change. */
+    /** Re-decides every live terminal now: call when devices change, and from time to time on the tailnet (peers change). */
     recheck: () => checkAll(),
     /** Live terminals right now. */
     get size() {

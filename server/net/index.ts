@@ -20,9 +20,11 @@ export {
   watchTailnetAddresses,
   whois,
 } from './tailnet.js'
-export type { Listening, TailnetIdentity, TailnetProblem, WatchOptions, WhoisOptions, WhoisResult } from './tailnet.js'
+export type { Listening, TailnetIdentity, TailnetProblem, WatchOptions, Whois, WhoisOptions, WhoisResult } from './tailnet.js'
 export { CERT_LIMITS, certificateNeedsRenewal, ensureCertificate } from './cert.js'
 export type { Certificate, CertificateProblem, CertificateResult } from './cert.js'
+export { OWN_CERT_LIMITS, checkOwnCertificate, ownCertificateFromFlags, readOwnCertificateChoice, saveOwnCertificateChoice } from './own-cert.js'
+export type { OwnCertificate, OwnCertificateCheck } from './own-cert.js'
 
 /** Where `serve` listens until device sign-in exists: loopback only, never 0.0.0.0 or ::. */
 export const LOOPBACK_ADDRESSES = ['127.0.0.1', '::1'] as const

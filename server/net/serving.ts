@@ -5,6 +5,7 @@ import { networkInterfaces } from 'node:os'
 import type { Duplex } from 'node:stream'
 import { HandoffError } from '../errors.js'
 import { ensureCertificate } from './cert.js'
+import { checkOwnCertificate, watchOwnCertificate, type OwnCertificate } from './own-cert.js'
 import {
   findTailnetIdentity,
   isAllowedPeer,
@@ -52,6 +53,8 @@ export interface ServingOptions {
   onRequest: RequestListener
   onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
   log: (line: string) => void
+  /** The user's own certificate (`--cert`, `--key`) instead of `tailscale cert`'s. */
+  certificate?: OwnCertificate | undefined
 }
 
 export interface Serving {
@@ -67,8 +70,8 @@ export interface Serving {
   listening: string[]
   /** Why the server runs as it does (fallbacks, userspace networking), one line each. */
   notes: string[]
-  /** Names the peer; throws PEER_UNVERIFIED when a tailnet peer cannot be named. */
-  peerOf(address: string | null): Promise<Peer>
+  /** Names the peer (`fresh`: without the whois cache); throws PEER_UNVERIFIED when a tailnet peer cannot be named. */
+  peerOf(address: string | null, options?: { fresh?: boolean }): Promise<Peer>
   close(): Promise<void>
 }
 
@@ -108,6 +111,66 @@ async function serveLoopback(options: ServingOptions, notes: string[]): Promise<
   }
 }
 
+type Tls = { cert: Buffer; key: Buffer }
+
+/** Where the HTTPS certificate comes from, and how it is kept fresh: `renew` calls `apply` with each new one and returns stop(). */
+interface TlsSource {
+  tls: Tls
+  renew(apply: (tls: Tls) => void): () => void
+}
+
+/** `tailscale cert`'s certificate in HOME/tls, checked twice a day and renewed with 14 days left; a note (serve on loopback) when Tailscale cannot give one. */
+async function tailscaleTls(options: ServingOptions, dnsName: string): Promise<TlsSource | string> {
+  const cert = await ensureCertificate(options.home, dnsName)
+  if (!cert.ok) return `no HTTPS certificate: ${cert.message}; serving on loopback only. ${cert.fix}`
+  return {
+    tls: { cert: await readFile(cert.certPath), key: await readFile(cert.keyPath) },
+    renew(apply) {
+      const timer = setInterval(async () => {
+        const next = await ensureCertificate(options.home, dnsName)
+        if (!next.ok) return options.log(`certificate renewal failed: ${next.message}. ${next.fix}`)
+        if (!next.renewed) return
+        apply({ cert: await readFile(next.certPath), key: await readFile(next.keyPath) })
+        options.log(`certificate renewed, valid until ${next.notAfter.toISOString()}`)
+      }, SERVING_LIMITS.certCheckMs)
+      timer.unref()
+      return () => clearInterval(timer)
+    },
+  }
+}
+
+/**
+ * The user's own certificate: refused at start (CERT_INVALID, with the fix)
+ * unless it names `dnsName`, is valid and matches its private key. Reloaded
+ * when either file changes and checked twice a day; a changed pair that fails
+ * the check is logged and the one in use kept.
+ */
+async function ownTls(files: OwnCertificate, dnsName: string, log: (line: string) => void): Promise<TlsSource> {
+  const first = await checkOwnCertificate(files, dnsName)
+  if (!first.ok) throw new HandoffError('CERT_INVALID', 400, `${first.message}; to fix: ${first.fix}`)
+  return {
+    tls: first.tls,
+    renew(apply) {
+      let current = first.tls
+      const reload = async () => {
+        const next = await checkOwnCertificate(files, dnsName)
+        if (!next.ok) return log(`certificate not reloaded: ${next.message}; still serving the previous one. To fix: ${next.fix}`)
+        if (next.tls.cert.equals(current.cert) && next.tls.key.equals(current.key)) return
+        current = next.tls
+        apply(next.tls)
+        log(`certificate reloaded from ${files.certPath}, valid until ${next.notAfter.toISOString()}`)
+      }
+      const stopWatching = watchOwnCertificate(files, () => void reload())
+      const timer = setInterval(() => void reload(), SERVING_LIMITS.certCheckMs)
+      timer.unref()
+      return () => {
+        stopWatching()
+        clearInterval(timer)
+      }
+    },
+  }
+}
+
 /**
  * Starts listening as the mode asks: on the tailnet over HTTPS with the
  * machine's MagicDNS name and certificate when Tailscale allows it, else on
@@ -122,10 +185,9 @@ export async function startServing(options: ServingOptions): Promise<Serving> {
       'tailscaled runs in userspace mode, so its addresses cannot be bound; serving on loopback only. Tailnet peers reach it through tailscale serve and arrive from 127.0.0.1: every request still needs a signed-in device',
     ])
   }
-  const cert = await ensureCertificate(options.home, id.dnsName)
-  if (!cert.ok) return serveLoopback(options, [`no HTTPS certificate: ${cert.message}; serving on loopback only. ${cert.fix}`])
-
-  let tls = { cert: await readFile(cert.certPath), key: await readFile(cert.keyPath) }
+  const source = options.certificate ? await ownTls(options.certificate, id.dnsName, options.log) : await tailscaleTls(options, id.dnsName)
+  if (typeof source === 'string') return serveLoopback(options, [source])
+  let tls = source.tls
   const byAddress = new Map<string, HttpsServer>()
   const make = () => {
     const server = guardPeers(createHttpsServer(tls, options.onRequest), 'tailnet')
@@ -166,15 +228,10 @@ export async function startServing(options: ServingOptions): Promise<Serving> {
     { initial: id.addresses, onError: (err: unknown) => options.log(`checking Tailscale addresses: ${err instanceof Error ? err.message : String(err)}`) },
   )
 
-  const renewal = setInterval(async () => {
-    const next = await ensureCertificate(options.home, id.dnsName)
-    if (!next.ok) return options.log(`certificate renewal failed: ${next.message}. ${next.fix}`)
-    if (!next.renewed) return
-    tls = { cert: await readFile(next.certPath), key: await readFile(next.keyPath) }
+  const stopRenewing = source.renew((next) => {
+    tls = next
     for (const server of byAddress.values()) server.setSecureContext(tls)
-    options.log(`certificate renewed, valid until ${next.notAfter.toISOString()}`)
-  }, SERVING_LIMITS.certCheckMs)
-  renewal.unref()
+  })
 
   return {
     mode: 'tailnet',
@@ -185,17 +242,17 @@ export async function startServing(options: ServingOptions): Promise<Serving> {
     origin: `https://${id.dnsName}:${port}`,
     listening,
     notes: [],
-    async peerOf(address) {
+    async peerOf(address, { fresh = false } = {}) {
       if (address === null) throw new HandoffError('PEER_UNVERIFIED', 403, 'the connection has no peer address')
       // Loopback peers cannot be named by whois; they still need a signed-in device like anyone.
       if (isLoopbackAddress(address)) return { address, node: null, user: null }
-      const who = await whois(plainAddress(address))
+      const who = await whois(plainAddress(address), { fresh })
       if (!who.ok) throw new HandoffError('PEER_UNVERIFIED', 403, `cannot tell which tailnet node ${address} is (${who.message}); access is refused until tailscale whois works`)
       return { address, node: who.node, user: who.user }
     },
     async close() {
       stopWatching()
-      clearInterval(renewal)
+      stopRenewing()
       await Promise.all([...byAddress.values()].map(closeServer))
     },
   }

@@ -12,6 +12,7 @@ export const TAILNET_LIMITS = {
   whoisOutputBytes: 256 * 1024,
   whoisCacheMs: 30_000, // a peer's node and user, per address
   whoisCacheEntries: 1_024, // oldest dropped first
+  peerRecheckMs: 5_000, // an open terminal's peer is named again (uncached) this often
   watchIntervalMs: 10_000,
 } as const
 
@@ -255,19 +256,24 @@ export type WhoisResult =
       /**
        * WHOIS_NOT_TAILNET: not a Tailscale address (loopback included), tailscale was not asked;
        * WHOIS_NOT_FOUND: tailscale knows no peer with that address;
-       * WHOIS_UNAVAILABLE: tailscale could not answer. All three mean: refuse.
+       * WHOIS_EXPIRED: the peer's node key has expired (its admin expired it, or it was never renewed);
+       * WHOIS_UNAVAILABLE: tailscale could not answer. All four mean: refuse.
        */
-      code: 'WHOIS_NOT_TAILNET' | 'WHOIS_NOT_FOUND' | 'WHOIS_UNAVAILABLE'
+      code: 'WHOIS_NOT_TAILNET' | 'WHOIS_NOT_FOUND' | 'WHOIS_EXPIRED' | 'WHOIS_UNAVAILABLE'
       message: string
     }
 
 interface WhoisJson {
-  Node?: { Name?: unknown; ComputedName?: unknown } | null
+  Node?: { Name?: unknown; ComputedName?: unknown; Expired?: unknown; KeyExpiry?: unknown } | null
   UserProfile?: { LoginName?: unknown } | null
 }
 
-/** Reads `tailscale whois --json` output. Pure. A shape it does not know is WHOIS_UNAVAILABLE (fail closed). */
-export function parseWhois(json: string, address: string): WhoisResult {
+/**
+ * Reads `tailscale whois --json` output. Pure. A shape it does not know is
+ * WHOIS_UNAVAILABLE (fail closed); a node whose key has expired at `now`
+ * (`Expired`, or a `KeyExpiry` in the past) is WHOIS_EXPIRED.
+ */
+export function parseWhois(json: string, address: string, now: number = Date.now()): WhoisResult {
   let w: WhoisJson
   try {
     w = JSON.parse(json) as WhoisJson
@@ -278,8 +284,16 @@ export function parseWhois(json: string, address: string): WhoisResult {
   const node = name || (typeof w?.Node?.ComputedName === 'string' ? w.Node.ComputedName : '')
   const user = typeof w?.UserProfile?.LoginName === 'string' ? w.UserProfile.LoginName : ''
   if (!node || !user) return { ok: false, code: 'WHOIS_UNAVAILABLE', message: `tailscale whois ${address} named no node or user` }
+  // Go's zero time ("0001-01-01T00:00:00Z") is "never expires".
+  const keyExpiry = typeof w.Node?.KeyExpiry === 'string' ? Date.parse(w.Node.KeyExpiry) : Number.NaN
+  if (w.Node?.Expired === true || (keyExpiry > 0 && keyExpiry <= now)) {
+    return { ok: false, code: 'WHOIS_EXPIRED', message: `the key of tailnet node ${node} has expired` }
+  }
   return { ok: true, node, user }
 }
+
+/** `fresh`: ask Tailscale now, even with an answer cached (re-checking a live connection). */
+export type Whois = (address: string, options?: { fresh?: boolean }) => Promise<WhoisResult>
 
 export interface WhoisOptions {
   cacheMs?: number
@@ -292,7 +306,7 @@ export interface WhoisOptions {
  * `cacheMs` per address (at most `cacheEntries`); failures are never cached,
  * and concurrent asks for one address share one `tailscale whois` run.
  */
-export function createWhois(options: WhoisOptions = {}): (address: string) => Promise<WhoisResult> {
+export function createWhois(options: WhoisOptions = {}): Whois {
   const cacheMs = options.cacheMs ?? TAILNET_LIMITS.whoisCacheMs
   const maxEntries = options.cacheEntries ?? TAILNET_LIMITS.whoisCacheEntries
   const now = options.now ?? Date.now
@@ -306,7 +320,7 @@ export function createWhois(options: WhoisOptions = {}): (address: string) => Pr
     })
     switch (r.kind) {
       case 'ok':
-        return parseWhois(r.stdout, address)
+        return parseWhois(r.stdout, address, now())
       case 'missing':
         return { ok: false, code: 'WHOIS_UNAVAILABLE', message: 'tailscale whois: Tailscale is not installed' }
       case 'timeout':
@@ -321,13 +335,13 @@ export function createWhois(options: WhoisOptions = {}): (address: string) => Pr
     }
   }
 
-  return async function whois(raw: string): Promise<WhoisResult> {
+  return async function whois(raw, { fresh = false } = {}) {
     const address = plainAddress(raw)
     if (!isTailnetAddress(address)) {
       return { ok: false, code: 'WHOIS_NOT_TAILNET', message: `${JSON.stringify(raw)} is not a Tailscale address, so Tailscale cannot name its node or user` }
     }
     const hit = cache.get(address)
-    if (hit && hit.until > now()) return hit.result
+    if (hit && hit.until > now() && !fresh) return hit.result
     cache.delete(address)
     const inFlight = pending.get(address)
     if (inFlight) return inFlight
@@ -349,7 +363,7 @@ export function createWhois(options: WhoisOptions = {}): (address: string) => Pr
  * `tailscale whois --json`: 2 s timeout, answers cached 30 s per address.
  * Fails closed: any failure is a result the caller must treat as "refuse".
  */
-export const whois: (address: string) => Promise<WhoisResult> = createWhois()
+export const whois: Whois = createWhois()
 
 // ---------------------------------------------------------------- watching
 

@@ -1,0 +1,64 @@
+// Command node runs one tailnet node in its own process, as a phone: the
+// bridge of the native shells (shells/bridge), a tsnet node with a loopback
+// HTTP CONNECT proxy into the tailnet. It prints one JSON line once it is on
+// the tailnet and the proxy listens:
+//
+//	{"proxy":"127.0.0.1:40321","name":"phone.tailnet.test","ip":"100.64.0.2","user":"user-2@…"}
+//
+// and runs until its standard input closes or it gets SIGTERM.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"handoff/shells/bridge"
+)
+
+func main() {
+	control := flag.String("control", "", "the control server's URL (required)")
+	hostname := flag.String("hostname", "", "this node's host name (required)")
+	state := flag.String("state", "", "the folder for this node's state (required)")
+	authKey := flag.String("auth-key", "", "an auth key, if the control server asks for one")
+	verbose := flag.Bool("v", false, "log tsnet's work to stderr")
+	flag.Parse()
+	if *control == "" || *hostname == "" || *state == "" {
+		fmt.Fprintln(os.Stderr, "node: --control, --hostname and --state are required")
+		os.Exit(2)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		stop()
+	}()
+
+	n := bridge.NewNode(*state, *hostname, *control, *verbose)
+	defer n.Stop()
+	if err := n.Start(*authKey); err != nil {
+		fatalf("%v", err)
+	}
+	proxy, err := n.StartProxy(0)
+	if err != nil {
+		fatalf("proxy: %v", err)
+	}
+	st, err := n.Status()
+	if err != nil {
+		fatalf("status: %v", err)
+	}
+	ready, _ := json.Marshal(map[string]string{"proxy": proxy, "name": st.Name, "ip": st.IPv4, "user": st.LoginName})
+	fmt.Printf("%s\n", ready)
+	<-ctx.Done()
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "node: "+format+"\n", args...)
+	os.Exit(1)
+}

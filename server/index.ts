@@ -14,7 +14,7 @@ import { TAILNET_LIMITS } from './net/tailnet.js'
 import type { OwnCertificate } from './net/own-cert.js'
 import { VERSION, WEB_ROOT } from './paths.js'
 import { forTerminalLines } from './untrusted.js'
-import { ensureHome, readDevices, removeFile, updateDevices, watchDevices, writeFileAtomic, type DeviceRecord } from './store/index.js'
+import { appendAudit, ensureHome, readDevices, removeFile, updateDevices, watchDevices, writeFileAtomic, type DeviceRecord } from './store/index.js'
 import { LiveSessions, Tmux, TmuxControl } from './tmux/index.js'
 
 export interface ServerOptions {
@@ -101,6 +101,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     port: options.port,
     home,
     certificate: options.certificate,
+    // `handoff status` reads where the server listens from server.json.
+    onRebind: (listening) => void recordListening(listening).catch((err: unknown) => log(`server.json: ${err instanceof Error ? err.message : String(err)}`)),
     onRequest: (req, res) => void handle(req, res),
     onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       terminals ? terminals.handleUpgrade(req, socket, head) : socket.destroy(),
@@ -207,7 +209,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         const verdict = recheck(home, { deviceId, device, action: 'attach', session, peer: null, now: now() })
         if (!verdict.ok) return { ok: false, reason: exitReasonFor(verdict.code, verdict.reason) }
         const problem = device && (await peerProblem(device, peerAddress))
-        return problem ? { ok: false, reason: { code: 'ACCESS_CHANGED', message: problem } } : verdict
+        if (!problem) return verdict
+        const denied = { deviceId, deviceName: device.name, action: 'attach', target: session, result: 'deny', reason: 'PEER_UNVERIFIED', peer: peerAddress, node: null } as const
+        void appendAudit(home, denied).catch(() => {})
+        return { ok: false, reason: { code: 'ACCESS_CHANGED', message: problem } }
       },
     },
     heartbeatMs: options.heartbeatMs,
@@ -237,6 +242,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   const recordPath = join(home, 'server.json')
   await writeFileAtomic(recordPath, `${JSON.stringify(record, null, 2)}\n`)
+
+  async function recordListening(listening: string[]): Promise<void> {
+    record.listening = listening
+    if (!closing) await writeFileAtomic(recordPath, `${JSON.stringify(record, null, 2)}\n`)
+  }
 
   let closing: Promise<void> | undefined
   return {

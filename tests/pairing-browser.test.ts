@@ -3,10 +3,10 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import * as pty from 'node-pty'
 import type { Page } from 'playwright-core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { useBrowserHarness } from './support/browser.js'
+import { PairCli } from './support/pair-cli.js'
 
 // The whole pairing as a user does it: the real `handoff pair` in a pty, the
 // real server, real tmux, and Chromium with a virtual passkey authenticator.
@@ -21,50 +21,6 @@ const PAIR_URL = /http:\/\/localhost:\d+\/pair#[A-Za-z0-9_~.%-]+/
 const SIX_DIGITS = /^\d{6}$/
 /** The one grant question the flags below leave open. */
 const READ_ONLY_QUESTION = /read-only.*\(y\/N\)/i
-
-// CSI, OSC and two-byte escapes: what a TTY-aware CLI colours and moves with.
-// eslint-disable-next-line no-control-regex
-const ANSI = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g
-
-/** `handoff pair` in a pseudo-terminal, so it sees a TTY as it does for a user. */
-class PairCli {
-  private raw = ''
-  readonly exited: Promise<number>
-  exitCode: number | undefined
-  private readonly proc: pty.IPty
-
-  constructor(args: string[], env: Record<string, string>) {
-    const base: Record<string, string> = {}
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'TMUX' && k !== 'TMUX_PANE') base[k] = v
-    this.proc = pty.spawn(process.execPath, [BIN, 'pair', ...args], {
-      name: 'xterm-256color',
-      // Wide enough that neither the URL nor the QR code wraps.
-      cols: 200,
-      rows: 60,
-      env: { ...base, ...env },
-    })
-    this.proc.onData((data) => (this.raw += data))
-    this.exited = new Promise((resolve) =>
-      this.proc.onExit(({ exitCode }) => {
-        this.exitCode = exitCode
-        resolve(exitCode)
-      }),
-    )
-  }
-
-  /** Everything printed so far, without escape sequences. */
-  text(): string {
-    return this.raw.replace(ANSI, '').replace(/\r/g, '')
-  }
-
-  type(keys: string): void {
-    this.proc.write(keys)
-  }
-
-  kill(): void {
-    if (this.exitCode === undefined) this.proc.kill()
-  }
-}
 
 // Sessions `main` and `other`; a phone not signed in (a browser window of a
 // phone's size) with a platform passkey authenticator that verifies the user.

@@ -95,7 +95,7 @@ export function ownCertificateFromFlags(flags: { cert?: string; key?: string }, 
   return { certPath: resolve(cwd, flags.cert), keyPath: resolve(cwd, flags.key) }
 }
 
-const choiceFile = (home: string) => join(home, 'tls', 'own.json')
+const choiceFile = (home: string) => join(home, 'certificate.json')
 
 /** The certificate `handoff setup --cert … --key …` chose, if any. */
 export async function readOwnCertificateChoice(home: string): Promise<OwnCertificate | undefined> {

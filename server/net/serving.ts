@@ -8,6 +8,7 @@ import { ensureCertificate } from './cert.js'
 import { checkOwnCertificate, watchOwnCertificate, type OwnCertificate } from './own-cert.js'
 import {
   findTailnetIdentity,
+  hostPort,
   isAllowedPeer,
   isLoopbackAddress,
   isUserspaceTailscale,
@@ -55,6 +56,8 @@ export interface ServingOptions {
   log: (line: string) => void
   /** The user's own certificate (`--cert`, `--key`) instead of `tailscale cert`'s. */
   certificate?: OwnCertificate | undefined
+  /** Called with `listening` anew when the Tailscale addresses changed and the servers followed. */
+  onRebind?: (listening: string[]) => void
 }
 
 export interface Serving {
@@ -212,17 +215,20 @@ export async function startServing(options: ServingOptions): Promise<Serving> {
         }
       }
       const added = addresses.filter((a) => !byAddress.has(a))
-      if (added.length === 0) return
-      try {
-        const more = await listenAll(added, port, make)
-        added.forEach((address, i) => {
-          const server = more.servers[i]
-          if (server) byAddress.set(address, server)
-        })
-        options.log(`now listening on ${[...byAddress.keys()].join(', ')}`)
-      } catch (err) {
-        options.log(`cannot listen on ${added.join(', ')}: ${err instanceof Error ? err.message : String(err)}`)
+      if (added.length > 0) {
+        try {
+          const more = await listenAll(added, port, make)
+          added.forEach((address, i) => {
+            const server = more.servers[i]
+            if (server) byAddress.set(address, server)
+          })
+        } catch (err) {
+          options.log(`cannot listen on ${added.join(', ')}: ${err instanceof Error ? err.message : String(err)}`)
+        }
       }
+      listening.splice(0, listening.length, ...[...byAddress.keys()].map((a) => hostPort(a, port)))
+      options.log(listening.length > 0 ? `now listening on ${listening.join(', ')}` : 'Tailscale has no addresses now: listening on none until it comes back')
+      options.onRebind?.([...listening])
     },
     SERVING_LIMITS.addressCheckMs,
     { initial: id.addresses, onError: (err: unknown) => options.log(`checking Tailscale addresses: ${err instanceof Error ? err.message : String(err)}`) },

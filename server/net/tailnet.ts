@@ -303,7 +303,8 @@ export interface WhoisOptions {
 
 /**
  * Makes a `whois(address)` with its own cache. Successful answers are kept
- * `cacheMs` per address (at most `cacheEntries`); failures are never cached,
+ * `cacheMs` per address (at most `cacheEntries`); failures are never cached
+ * and evict the address's earlier answer,
  * and concurrent asks for one address share one `tailscale whois` run.
  */
 export function createWhois(options: WhoisOptions = {}): Whois {
@@ -347,6 +348,8 @@ export function createWhois(options: WhoisOptions = {}): Whois {
     if (inFlight) return inFlight
     const p = ask(address).then((result) => {
       pending.delete(address)
+      // A failure also drops what was cached: a node removed or expired is refused from now on, not in 30 s.
+      cache.delete(address)
       if (result.ok) {
         if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string)
         cache.set(address, { until: now() + cacheMs, result })
@@ -455,7 +458,8 @@ export function assertServableAddresses(addresses: readonly string[]): void {
   }
 }
 
-const hostPort = (host: string, port: number): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`)
+/** `100.64.0.1:7438`, `[fd7a:…]:7438`. */
+export const hostPort = (host: string, port: number): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`)
 
 function listenOne(server: HttpServer | HttpsServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {

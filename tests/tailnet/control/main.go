@@ -154,7 +154,7 @@ type nodeJSON struct {
 //
 //	GET  /nodes                          every node
 //	POST /expire?host=HOST               the node's key expires now
-//	POST /address?host=HOST&ip=100.x.y.z the node moves to that IPv4 address (and its IPv6 twin)
+//	POST /address?host=HOST&ip=100.64.y.z the node moves to that IPv4 address (and its IPv6 twin)
 func adminHandler(control *testcontrol.Server) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /nodes", func(w http.ResponseWriter, r *http.Request) {
@@ -181,16 +181,25 @@ func adminHandler(control *testcontrol.Server) http.Handler {
 			return
 		}
 		ip, err := netip.ParseAddr(r.URL.Query().Get("ip"))
-		if err != nil || !ip.Is4() || !tsaddr.IsTailscaleIP(ip) {
-			http.Error(w, "ip must be an IPv4 address in 100.64.0.0/10", http.StatusBadRequest)
+		b := ip.As4()
+		id := tailcfg.NodeID(int(b[2])<<8 | int(b[3]))
+		if err != nil || !ip.Is4() || !netip.MustParsePrefix("100.64.0.0/16").Contains(ip) || id == 0 || nodeByID(control, id) {
+			http.Error(w, "ip must be an unused IPv4 address in 100.64.0.0/16 (not 100.64.0.0)", http.StatusBadRequest)
 			return
 		}
+		// testcontrol gives a node its own address from its ID (100.64.ID>>8.ID&255),
+		// so the node moves to the ID of that address. It hears of it first, on its
+		// open map stream (which testcontrol keeps under the old ID: the node gets no
+		// later updates until it polls again, so move a node last).
 		v4 := netip.PrefixFrom(ip, 32)
 		v6 := netip.PrefixFrom(tsaddr.Tailscale4To6(ip), 128)
-		n.Addresses = []netip.Prefix{v4, v6}
-		n.AllowedIPs = []netip.Prefix{v4, v6}
-		control.UpdateNode(n)
-		writeJSON(w, describe(n))
+		moved := n.Clone()
+		moved.ID = id
+		moved.Addresses = []netip.Prefix{v4, v6}
+		moved.AllowedIPs = []netip.Prefix{v4, v6}
+		control.AddRawMapResponse(n.Key, &tailcfg.MapResponse{Node: moved})
+		control.UpdateNode(moved)
+		writeJSON(w, describe(moved))
 	})
 	return mux
 }
@@ -202,6 +211,15 @@ func nodeByHost(control *testcontrol.Server, host string) (*tailcfg.Node, error)
 		}
 	}
 	return nil, errors.New("no node with host name " + fmt.Sprintf("%q", host))
+}
+
+func nodeByID(control *testcontrol.Server, id tailcfg.NodeID) bool {
+	for _, n := range control.AllNodes() {
+		if n.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 func describe(n *tailcfg.Node) nodeJSON {

@@ -98,6 +98,7 @@ func (p *proxy) handle(client net.Conn) {
 	br := bufio.NewReader(client)
 	req, err := http.ReadRequest(br)
 	if err != nil {
+		refuse(client, http.StatusBadRequest, "not an HTTP request")
 		return
 	}
 	client.SetReadDeadline(time.Time{})

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url'
  */
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url))
-/** Where `npm run build:tailnet` puts the binaries built from go.mod's pinned tailscale.com. */
+/** Where `npm run build:go` puts the binaries built from go.mod's pinned tailscale.com. */
 export const TAILNET_BIN = join(REPO, 'dist', 'tailnet')
 const bin = (name: string) => join(TAILNET_BIN, name)
 
@@ -29,7 +29,7 @@ export function tailnetUnavailable(): string | undefined {
   if (process.platform !== 'linux') return `the test tailnet needs Linux network namespaces (this is ${process.platform})`
   if (process.getuid?.() !== 0) return 'the test tailnet needs root (network namespaces and a TUN device)'
   const built = spawnSync(bin('tailscaled'), ['--version'], { encoding: 'utf8' })
-  if (built.error) return `the test tailnet is not built (${bin('tailscaled')}): run npm run build:tailnet (needs Go)`
+  if (built.error) return `the test tailnet is not built (${bin('tailscaled')}): run npm run build:go (needs Go)`
   return undefined
 }
 

@@ -10,16 +10,14 @@ import { tokenKeyFor } from './keys.js'
 import { AUTH_LIMITS } from './limits.js'
 import { rateLimit, RateLimiter } from './rate-limit.js'
 import { issueToken, verifyToken } from './tokens.js'
+import { pairingGrant, pairingStatus, type CeremonyConfig } from './ceremony.js'
 import {
   AuthenticationResponseSchema,
   authenticationOptions,
-  pairingGrant,
-  pairingStatus,
   RegistrationResponseSchema,
   registrationOptions,
   verifyAuthentication,
   verifyRegistration,
-  type CeremonyConfig,
 } from './webauthn.js'
 
 export interface AuthDeps<E extends Env = Env> {

@@ -28,8 +28,13 @@ export interface DeviceRecord {
   expiresAt: number | null
   lastSeenAt: number | null
   renewalRequestedAt: number | null
-  /** The WebAuthn credential, base64url; null while pending. */
-  credential: { id: string; publicKey: string; counter: number; transports: string[] } | null
+  /**
+   * How the device signs in; null while pending. `passkey` (the default): a
+   * WebAuthn credential, its COSE public key base64url. `device-key`: the
+   * native shells' hardware-bound ECDSA P-256 key (server/auth/device-key.ts),
+   * its SPKI base64url, `id` the SPKI's SHA-256.
+   */
+  credential: { kind?: 'passkey' | 'device-key'; id: string; publicKey: string; counter: number; transports: string[] } | null
   tailnetUser: string | null
   tailnetNode: string | null
   /**
@@ -133,6 +138,7 @@ const DeviceSchema = v.strictObject({
   renewalRequestedAt: v.nullable(time),
   credential: v.nullable(
     v.strictObject({
+      kind: v.optional(v.picklist(['passkey', 'device-key'])),
       id: base64url,
       publicKey: base64url,
       counter: time,

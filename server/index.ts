@@ -7,7 +7,7 @@ import { createTerminalServer, type ExitReason, type TerminalServer } from './br
 import { createAnswerRoutes, createEventRoutes, startEventPipeline } from './events/index.js'
 import { createPushRoutes, loadVapidKeys, pruneSubscriptions, startPushSender, vapidSubject } from './events/push/index.js'
 import type { DenyCode } from './gate/index.js'
-import { authorize, recheck } from './access/index.js'
+import { auditPeer, authorize, recheck } from './access/index.js'
 import { audienceFor, checkHost, checkWrite, createApp, type AppEnv } from './http/index.js'
 import { peerKey, startServing, type Peer } from './net/serving.js'
 import { TAILNET_LIMITS } from './net/tailnet.js'
@@ -180,6 +180,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         ...auth,
         peerKey: (c) => peerKey(c.get('peer')),
         peerTailnet: (c) => c.get('peer'),
+        auditPeer: (c) => auditPeer(c.get('peer')),
       }),
       createEventRoutes({ pipeline: events, sessions, home, now }),
       createAnswerRoutes({ pipeline: events, tmux, home, now }),

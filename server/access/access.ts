@@ -21,7 +21,7 @@ export function grantOf(device: DeviceRecord | null): Grant | undefined {
 const DENY_STATUS = { DEVICE_UNKNOWN: 401, DEVICE_EXPIRED: 403, READ_ONLY: 403, SESSION_NOT_ALLOWED: 403, BAD_TARGET: 400, BAD_ACTION: 400 } as const
 
 /** How a peer is named in the audit log. */
-const auditPeer = (peer: Peer | null) => ({
+export const auditPeer = (peer: Peer | null) => ({
   peer: peer?.address ?? null,
   node: peer === null || peer.node === null ? null : `${peer.node} (${peer.user ?? 'unknown user'})`,
 })

@@ -1,2 +1,2 @@
-export { authorize, grantOf, recheck } from './access.js'
+export { auditPeer, authorize, grantOf, recheck } from './access.js'
 export type { Allowed, Peer } from './access.js'

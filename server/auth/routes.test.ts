@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createHash, generateKeyPairSync, randomUUID, sign as cryptoSign } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,12 +6,13 @@ import { Hono } from 'hono'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { HandoffError } from '../errors.js'
 import { EXPIRY_GRACE_MS } from '../gate/index.js'
-import { newDeviceId, readDevices, updateDevices, type DeviceRecord } from '../store/index.js'
+import { newDeviceId, readAudit, readDevices, updateDevices, type DeviceRecord } from '../store/index.js'
 import { SoftAuthenticator } from './fixtures/authenticator.js'
 import { UNNAMED_DEVICE } from './device-name.js'
 import { hashPairingSecret, newPairingSecret, pairingCode } from './pairing.js'
 import { AUTH_LIMITS } from './limits.js'
 import { authenticate, createAuthRoutes } from './routes.js'
+import { pairMessage, signInMessage } from './device-key.js'
 
 const origin = 'http://localhost:8080'
 const rpID = 'localhost'
@@ -493,5 +494,158 @@ describe('rate limits', () => {
     expect((await post(app, '/api/pair/status', { secret }, peer)).status).toBe(429)
     t += 500
     expect((await post(app, '/api/pair/status', { secret }, peer)).status).toBe(200)
+  })
+})
+
+/**
+ * A native shell's device key, in software: an ECDSA P-256 key pair standing
+ * in for the hardware one, signing what the shell's plugin signs
+ * (server/auth/device-key.ts), in either encoding the platforms give.
+ */
+class SoftDeviceKey {
+  private readonly pair = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  counter = 0
+  constructor(private readonly format: 'p1363' | 'der' = 'p1363') {}
+  get publicKey(): string {
+    return this.pair.publicKey.export({ type: 'spki', format: 'der' }).toString('base64url')
+  }
+  get keyId(): string {
+    return createHash('sha256').update(this.pair.publicKey.export({ type: 'spki', format: 'der' })).digest('base64url')
+  }
+  sign(message: string): string {
+    return cryptoSign('sha256', Buffer.from(message), { key: this.pair.privateKey, dsaEncoding: this.format === 'p1363' ? 'ieee-p1363' : 'der' }).toString('base64url')
+  }
+  pairing(challenge: string, at = origin) {
+    return { publicKey: this.publicKey, challenge, signature: this.sign(pairMessage(at, challenge)), signatureFormat: this.format }
+  }
+  signIn(challenge: string, counter = ++this.counter, at = origin) {
+    return { keyId: this.keyId, challenge, counter, signature: this.sign(signInMessage(at, challenge, counter)), signatureFormat: this.format }
+  }
+}
+
+describe('the native shells\' device key', () => {
+  async function pairKey(app: App, key: SoftDeviceKey, body: Record<string, unknown> = {}) {
+    const { secret, id } = await addPending()
+    const { challenge, origin: signedFor } = await json(await post(app, '/api/pair/device-key/options', { secret }))
+    expect(signedFor).toBe(origin)
+    const res = await post(app, '/api/pair/device-key/verify', { secret, key: key.pairing(challenge), ...body })
+    return { res, secret, id }
+  }
+  async function keySignIn(app: App, key: SoftDeviceKey, counter?: number) {
+    const { challenge } = await json(await post(app, '/api/auth/device-key/options', {}))
+    return post(app, '/api/auth/device-key/verify', key.signIn(challenge, counter))
+  }
+  const auditLines = async () => (await readAudit(home)).entries
+
+  it('pairs only through the link and the code, then signs in with either signature encoding', async () => {
+    for (const format of ['p1363', 'der'] as const) {
+      const app = makeApp()
+      const key = new SoftDeviceKey(format)
+      const { res, secret, id } = await pairKey(app, key)
+      expect(res.status).toBe(200)
+      const { code } = await json(res)
+      const d = await deviceById(id)
+      expect(d).toMatchObject({ status: 'pending', credential: { kind: 'device-key', id: key.keyId, publicKey: key.publicKey, counter: 0 }, pairing: { state: 'registered' } })
+      expect(code).toBe(pairingCode(secret, key.keyId, key.publicKey))
+      // Not before the code is typed on the machine.
+      expect(await errorCode(await keySignIn(app, key))).toBe('SIGN_IN_FAILED')
+      await confirm(id)
+      const signedIn = await keySignIn(app, key)
+      expect(signedIn.status).toBe(200)
+      expect(signedIn.headers.get('set-cookie')).toMatch(/^handoff=[^;]+; Max-Age=43200; Path=\/; HttpOnly; SameSite=Strict$/)
+      expect(await authenticate({ home, origin, secureCookie: false, now }, signedIn.headers.get('set-cookie')!.split(';')[0])).toMatchObject({ id })
+      expect((await deviceById(id))?.credential?.counter).toBe(key.counter)
+    }
+  })
+
+  it('refuses a pairing signed for another computer, another challenge or with another key, and a key that is not P-256', async () => {
+    const app = makeApp()
+    const key = new SoftDeviceKey()
+    const { secret } = await addPending()
+    const attempt = async (make: (challenge: string) => Record<string, unknown>) => {
+      const { challenge } = await json(await post(app, '/api/pair/device-key/options', { secret }))
+      const res = await post(app, '/api/pair/device-key/verify', { secret, key: make(challenge) })
+      return [res.status, (await json(res)).error?.code]
+    }
+    expect(await attempt((c) => key.pairing(c, 'https://other.tailnet.test:7438'))).toEqual([400, 'PAIRING_FAILED'])
+    expect(await attempt((c) => ({ ...key.pairing(c), challenge: 'A'.repeat(43) }))).toEqual([400, 'PAIRING_FAILED'])
+    expect(await attempt((c) => ({ ...key.pairing(c), publicKey: new SoftDeviceKey().publicKey }))).toEqual([400, 'PAIRING_FAILED'])
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'der' }).toString('base64url')
+    expect(await attempt((c) => ({ ...key.pairing(c), publicKey: rsa }))).toEqual([400, 'BAD_REQUEST']) // longer than any P-256 key
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ type: 'spki', format: 'der' }).toString('base64url')
+    expect(await attempt((c) => ({ ...key.pairing(c), publicKey: p384 }))).toEqual([400, 'PAIRING_FAILED'])
+    expect(await attempt((c) => ({ ...key.pairing(c), signatureFormat: 'der' }))).toEqual([400, 'PAIRING_FAILED'])
+    expect(await attempt((c) => ({ ...key.pairing(c), signatureFormat: 'raw' }))).toEqual([400, 'BAD_REQUEST'])
+    // Each failure took its challenge; the link still waits, and a good attempt pairs.
+    expect(await attempt((c) => key.pairing(c))).toEqual([200, undefined])
+  })
+
+  it('refuses replayed, foreign and passkey-shaped sign-ins, audits each, and blocks a key whose count goes back', async () => {
+    const app = makeApp()
+    const key = new SoftDeviceKey()
+    const { id } = await pairKey(app, key)
+    await confirm(id)
+    expect((await keySignIn(app, key)).status).toBe(200)
+
+    // A replay of a whole signed sign-in: its challenge is used.
+    const { challenge } = await json(await post(app, '/api/auth/device-key/options', {}))
+    const once = key.signIn(challenge)
+    expect((await post(app, '/api/auth/device-key/verify', once)).status).toBe(200)
+    expect(await errorCode(await post(app, '/api/auth/device-key/verify', once))).toBe('SIGN_IN_FAILED')
+    // Signed for another computer, or by another key claiming this one's id.
+    const other = await json(await post(app, '/api/auth/device-key/options', {}))
+    expect(await errorCode(await post(app, '/api/auth/device-key/verify', key.signIn(other.challenge, 10, 'https://other.tailnet.test:7438')))).toBe('SIGN_IN_FAILED')
+    const impostor = new SoftDeviceKey()
+    const third = await json(await post(app, '/api/auth/device-key/options', {}))
+    expect(await errorCode(await post(app, '/api/auth/device-key/verify', { ...impostor.signIn(third.challenge, 11), keyId: key.keyId }))).toBe('SIGN_IN_FAILED')
+    // A passkey sign-in cannot name a device key, nor the other way round.
+    const passkey = new SoftAuthenticator(rpID, origin)
+    const options = await json(await post(app, '/api/auth/options', {}))
+    const assertion = passkey.assert(options)
+    expect(await errorCode(await post(app, '/api/auth/verify', { response: { ...assertion, id: key.keyId, rawId: key.keyId } }))).toBe('SIGN_IN_FAILED')
+    expect((await deviceById(id))?.suspect).toBe(false)
+
+    // A good signature over a count already seen: only a copy of the key's state does that.
+    expect(await errorCode(await keySignIn(app, key, 1))).toBe('SIGN_IN_FAILED')
+    expect((await deviceById(id))?.suspect).toBe(true)
+    expect(await errorCode(await keySignIn(app, key))).toBe('SIGN_IN_FAILED')
+
+    const lines = (await auditLines()).filter((e) => e.action === 'sign-in')
+    expect(lines.filter((e) => e.result === 'allow').map((e) => [e.deviceId, e.reason])).toEqual([
+      [id, 'device key'],
+      [id, 'device key'],
+    ])
+    expect(lines.filter((e) => e.result === 'deny').map((e) => e.reason)).toEqual([
+      'SIGN_IN_FAILED: device key',
+      'SIGN_IN_FAILED: device key',
+      'SIGN_IN_FAILED: device key',
+      'SIGN_IN_FAILED: passkey',
+      'SIGN_IN_FAILED: device key',
+      'SIGN_IN_FAILED: device key',
+    ])
+  })
+
+  it('answers bad device-key bodies with 400 BAD_REQUEST', async () => {
+    const app = makeApp()
+    const { secret } = await addPending()
+    const key = new SoftDeviceKey()
+    const good = key.signIn('A'.repeat(43), 1)
+    const cases: Array<[string, unknown]> = [
+      ['/api/pair/device-key/options', {}],
+      ['/api/pair/device-key/verify', { secret }],
+      ['/api/pair/device-key/verify', { secret, key: { ...key.pairing('A'.repeat(43)), publicKey: 'not base64url!' } }],
+      ['/api/pair/device-key/verify', { secret, key: { ...key.pairing('A'.repeat(43)), extra: 1 } }],
+      ['/api/auth/device-key/options', { secret }],
+      ['/api/auth/device-key/verify', { ...good, counter: 0 }],
+      ['/api/auth/device-key/verify', { ...good, counter: 1.5 }],
+      ['/api/auth/device-key/verify', { ...good, counter: 2 ** 53 }],
+      ['/api/auth/device-key/verify', { ...good, keyId: 'short' }],
+      ['/api/auth/device-key/verify', { ...good, signature: 'x'.repeat(201) }],
+    ]
+    for (const [path, body] of cases) {
+      const res = await post(app, path, body)
+      expect(res.status, `${path} ${JSON.stringify(body)}`).toBe(400)
+      expect(await errorCode(res)).toBe('BAD_REQUEST')
+    }
   })
 })

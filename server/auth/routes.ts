@@ -4,13 +4,14 @@ import { parse, serialize } from 'hono/utils/cookie'
 import * as v from 'valibot'
 import { HandoffError } from '../errors.js'
 import { jsonBody } from '../http/index.js'
-import { readDevices, type DeviceRecord } from '../store/index.js'
+import { appendAudit, readDevices, type DeviceRecord } from '../store/index.js'
 import { ChallengeStore } from './challenges.js'
 import { tokenKeyFor } from './keys.js'
 import { AUTH_LIMITS } from './limits.js'
 import { rateLimit, RateLimiter } from './rate-limit.js'
 import { issueToken, verifyToken } from './tokens.js'
 import { pairingGrant, pairingStatus, type CeremonyConfig } from './ceremony.js'
+import { DeviceKeyPairSchema, DeviceKeySignInSchema, deviceKeyPairOptions, deviceKeySignInOptions, verifyDeviceKeyPairing, verifyDeviceKeySignIn } from './device-key.js'
 import {
   AuthenticationResponseSchema,
   authenticationOptions,
@@ -36,6 +37,8 @@ export interface AuthDeps<E extends Env = Env> {
   peerKey: (c: Context<E>) => string
   /** The peer's tailnet user and node (tailscale whois), recorded on the device it pairs; absent on loopback. */
   peerTailnet?: (c: Context<E>) => { user: string | null; node: string | null }
+  /** The peer as the audit log names it (address, and node with user); sign-ins are audited with it. */
+  auditPeer?: (c: Context<E>) => { peer: string | null; node: string | null }
 }
 
 /** The session cookie's name: `__Host-handoff` over HTTPS (host-only, Secure, Path=/ enforced by browsers), `handoff` on loopback http. */
@@ -53,14 +56,21 @@ const PairVerifyBody = v.strictObject({
 })
 const EmptyBody = v.strictObject({})
 const AuthVerifyBody = v.strictObject({ response: AuthenticationResponseSchema })
+const DeviceKeyPairBody = v.strictObject({
+  secret,
+  key: DeviceKeyPairSchema,
+  deviceName: v.optional(v.pipe(v.string(), v.maxLength(1_024))),
+})
 
 
 const deviceJson = (d: DeviceRecord) => ({ id: d.id, name: d.name, sessions: d.sessions, readOnly: d.readOnly, expiresAt: d.expiresAt })
 
 /**
  * The pairing and sign-in endpoints, with full paths, to mount at `/`:
- * `POST /api/pair/{info,options,verify,status}` and
- * `POST /api/auth/{options,verify,logout}`. Pairing and sign-in are
+ * `POST /api/pair/{info,options,verify,status}`,
+ * `POST /api/auth/{options,verify,logout}`, and for the native shells' device
+ * key `POST /api/pair/device-key/{options,verify}` and
+ * `POST /api/auth/device-key/{options,verify}`. Pairing and sign-in are
  * rate-limited per peer address; errors are thrown as HandoffError for the
  * app's onError. Bodies are JSON, checked with valibot.
  *
@@ -100,6 +110,7 @@ export function createAuthRoutes<E extends Env = Env>(deps: AuthDeps<E>): Hono<E
   })
   for (const path of ['/api/pair/*', '/api/auth/*']) app.use(path, noStore, limitBody)
   for (const path of ['/api/pair/info', '/api/pair/options', '/api/pair/verify', '/api/auth/options', '/api/auth/verify']) app.use(path, limited)
+  for (const path of ['/api/pair/device-key/*', '/api/auth/device-key/*']) app.use(path, limited)
   app.use('/api/pair/status', statusLimited)
 
   app.post('/api/pair/info', async (c) => {
@@ -134,9 +145,23 @@ export function createAuthRoutes<E extends Env = Env>(deps: AuthDeps<E>): Hono<E
     return c.json(await authenticationOptions(cfg))
   })
 
-  app.post('/api/auth/verify', async (c) => {
-    const body = await jsonBody(c.req.raw, AuthVerifyBody)
-    const device = await verifyAuthentication(cfg, body.response, await readDevices(deps.home))
+  /**
+   * Signs a device in with `verify`: on success sets the session cookie and
+   * answers with the device; either way writes the attempt to the audit log
+   * (`sign-in`, the credential kind, or the refusal's code).
+   */
+  const signIn = async (c: Context<E>, kind: 'passkey' | 'device key', verify: () => Promise<DeviceRecord>) => {
+    const peer = deps.auditPeer?.(c) ?? { peer: null, node: null }
+    const audit = (device: DeviceRecord | null, result: 'allow' | 'deny', reason: string) =>
+      appendAudit(deps.home, { deviceId: device?.id ?? null, deviceName: device?.name ?? null, action: 'sign-in', target: null, result, reason, ...peer })
+    let device: DeviceRecord
+    try {
+      device = await verify()
+    } catch (err) {
+      if (err instanceof HandoffError) await audit(null, 'deny', `${err.code}: ${kind}`).catch(() => {})
+      throw err
+    }
+    await audit(device, 'allow', kind)
     const token = await issueToken(await tokenKeyFor(deps.home), {
       deviceId: device.id,
       generation: device.generation,
@@ -146,6 +171,38 @@ export function createAuthRoutes<E extends Env = Env>(deps: AuthDeps<E>): Hono<E
     })
     c.header('Set-Cookie', cookie(token, Math.ceil(ttlMs / 1000)))
     return c.json({ device: deviceJson(device) })
+  }
+
+  app.post('/api/auth/verify', async (c) => {
+    const body = await jsonBody(c.req.raw, AuthVerifyBody)
+    return signIn(c, 'passkey', async () => verifyAuthentication(cfg, body.response, await readDevices(deps.home)))
+  })
+
+  app.post('/api/pair/device-key/options', async (c) => {
+    const body = await jsonBody(c.req.raw, SecretBody)
+    return c.json(await deviceKeyPairOptions(cfg, body.secret))
+  })
+
+  app.post('/api/pair/device-key/verify', async (c) => {
+    const body = await jsonBody(c.req.raw, DeviceKeyPairBody)
+    const { code } = await verifyDeviceKeyPairing(cfg, {
+      secret: body.secret,
+      key: body.key,
+      deviceName: body.deviceName,
+      userAgent: c.req.header('user-agent'),
+      tailnet: deps.peerTailnet?.(c),
+    })
+    return c.json({ code })
+  })
+
+  app.post('/api/auth/device-key/options', async (c) => {
+    await jsonBody(c.req.raw, EmptyBody)
+    return c.json(deviceKeySignInOptions(cfg))
+  })
+
+  app.post('/api/auth/device-key/verify', async (c) => {
+    const body = await jsonBody(c.req.raw, DeviceKeySignInSchema)
+    return signIn(c, 'device key', async () => verifyDeviceKeySignIn(cfg, body, await readDevices(deps.home)))
   })
 
   app.post('/api/auth/logout', (c) => {

@@ -24,8 +24,7 @@ import (
 
 // Limits of the node and its proxy.
 const (
-	startTimeout = 60 * time.Second // joining the tailnet
-	dialTimeout  = 15 * time.Second // one proxied connection's dial
+	dialTimeout = 15 * time.Second // one proxied connection's dial
 )
 
 // Node is one tailnet node. Its zero value is not usable: use NewNode.
@@ -48,12 +47,22 @@ func NewNode(stateDir, hostname, controlURL string, verbose bool) *Node {
 	return &Node{srv: srv}
 }
 
-// Start joins the tailnet, with authKey if the node has no saved login, and
-// waits until the node is running. A node that logged in before starts from
-// its state directory and needs no key.
+// Start begins joining the tailnet and returns at once: with authKey, or
+// from the saved login in the state directory, or (with neither) by an
+// interactive login whose URL Status reports for the app to open. Wait for
+// the node with WaitRunning.
 func (n *Node) Start(authKey string) error {
 	n.srv.AuthKey = authKey
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	if err := n.srv.Start(); err != nil {
+		return fmt.Errorf("starting the tailnet node: %w", err)
+	}
+	return nil
+}
+
+// WaitRunning waits up to timeoutMillis for the node to be logged in and
+// connected (an interactive login waits for the user).
+func (n *Node) WaitRunning(timeoutMillis int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeoutMillis)*time.Millisecond)
 	defer cancel()
 	if _, err := n.srv.Up(ctx); err != nil {
 		return fmt.Errorf("joining the tailnet: %w", err)
@@ -63,8 +72,12 @@ func (n *Node) Start(authKey string) error {
 
 // Status is what the home screen shows of this node.
 type Status struct {
+	// State is the node's state: NoState, NeedsLogin, NeedsMachineAuth, Stopped, Starting or Running.
+	State string
 	// Running is true once the node is logged in and connected.
 	Running bool
+	// LoginURL, while State is NeedsLogin, is the page where the user logs the node in.
+	LoginURL string
 	// Tailnet is the MagicDNS suffix, such as tail1234.ts.net.
 	Tailnet string
 	// Name is this node's MagicDNS name without the final dot.
@@ -81,7 +94,7 @@ func (n *Node) Status() (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Status{Running: st.BackendState == "Running", Tailnet: st.MagicDNSSuffix}
+	out := &Status{State: st.BackendState, Running: st.BackendState == "Running", LoginURL: st.AuthURL, Tailnet: st.MagicDNSSuffix}
 	if st.Self != nil {
 		out.Name = strings.TrimSuffix(st.Self.DNSName, ".")
 		for _, ip := range st.Self.TailscaleIPs {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"tailscale.com/tailcfg"
 	"tailscale.com/tstest/integration"
@@ -14,14 +15,19 @@ import (
 	"tailscale.com/types/logger"
 )
 
-// startControl runs a test tailnet's control server, DERP and STUN on loopback for the test.
-func startControl(t *testing.T) string {
+// startControl runs a test tailnet's control server, DERP and STUN on loopback
+// for the test; configure, if given, changes the control server first.
+func startControl(t *testing.T, configure func(*testcontrol.Server)) string {
 	t.Helper()
 	control := &testcontrol.Server{
 		DERPMap:        integration.RunDERPAndSTUN(t, logger.Discard, "127.0.0.1"),
 		MagicDNSDomain: "tailnet.test",
 		DNSConfig:      &tailcfg.DNSConfig{Proxied: true},
 		Logf:           logger.Discard,
+		AllOnline:      true,
+	}
+	if configure != nil {
+		configure(control)
 	}
 	srv := httptest.NewServer(control)
 	t.Cleanup(srv.Close)
@@ -46,11 +52,14 @@ func proxyAnswer(t *testing.T, proxy, request string) string {
 }
 
 func TestNodeJoinsProxiesOnlyTheTailnetAndRestartsFromItsState(t *testing.T) {
-	controlURL := startControl(t)
+	controlURL := startControl(t, nil)
 	dir := t.TempDir()
 
 	n := NewNode(dir, "phone", controlURL, false)
 	if err := n.Start(""); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WaitRunning(30_000); err != nil {
 		t.Fatal(err)
 	}
 	st, err := n.Status()
@@ -102,11 +111,73 @@ func TestNodeJoinsProxiesOnlyTheTailnetAndRestartsFromItsState(t *testing.T) {
 	if err := again.Start(""); err != nil {
 		t.Fatal(err)
 	}
+	if err := again.WaitRunning(30_000); err != nil {
+		t.Fatal(err)
+	}
 	st2, err := again.Status()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st2.IPv4 != st.IPv4 || st2.Name != st.Name {
 		t.Fatalf("after a restart: %+v, want the address and name of %+v", st2, st)
+	}
+}
+
+func TestNodeLogsInWithAnAuthKeyOrInteractively(t *testing.T) {
+	var control *testcontrol.Server
+	controlURL := startControl(t, func(s *testcontrol.Server) {
+		s.RequireAuth = true
+		control = s
+	})
+
+	// No key: the node waits for the user at a login URL, which the app opens.
+	n := NewNode(t.TempDir(), "phone", controlURL, false)
+	t.Cleanup(func() { n.Stop() })
+	if err := n.Start(""); err != nil {
+		t.Fatal(err)
+	}
+	var st *Status
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		var err error
+		if st, err = n.Status(); err != nil {
+			t.Fatal(err)
+		}
+		if st.LoginURL != "" {
+			break
+		}
+	}
+	if st.State != "NeedsLogin" || !strings.HasPrefix(st.LoginURL, controlURL+"/auth/") || st.Running {
+		t.Fatalf("before login: %+v", st)
+	}
+	if !control.CompleteAuth(st.LoginURL) {
+		t.Fatalf("the control server knows no login at %s", st.LoginURL)
+	}
+	if err := n.WaitRunning(30_000); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := n.Status(); !st.Running || st.LoginURL != "" {
+		t.Fatalf("after login: %+v", st)
+	}
+}
+
+func TestNodeJoinsWithTheAuthKeyTheControlServerAsksFor(t *testing.T) {
+	controlURL := startControl(t, func(s *testcontrol.Server) { s.RequireAuthKey = "tskey-auth-test" })
+
+	wrong := NewNode(t.TempDir(), "stranger", controlURL, false)
+	t.Cleanup(func() { wrong.Stop() })
+	if err := wrong.Start("tskey-auth-wrong"); err != nil {
+		t.Fatal(err)
+	}
+	if err := wrong.WaitRunning(3_000); err == nil {
+		t.Fatal("a wrong auth key joined the tailnet")
+	}
+
+	n := NewNode(t.TempDir(), "phone", controlURL, false)
+	t.Cleanup(func() { n.Stop() })
+	if err := n.Start("tskey-auth-test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WaitRunning(30_000); err != nil {
+		t.Fatal(err)
 	}
 }

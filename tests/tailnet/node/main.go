@@ -45,6 +45,9 @@ func main() {
 	if err := n.Start(*authKey); err != nil {
 		fatalf("%v", err)
 	}
+	if err := n.WaitRunning(60_000); err != nil {
+		fatalf("%v", err)
+	}
 	proxy, err := n.StartProxy(0)
 	if err != nil {
 		fatalf("proxy: %v", err)

@@ -136,3 +136,29 @@ export interface AnswerSentJson {
   label: string
   pane: string
 }
+
+/**
+ * A native shell's device key (docs/auth.md, "The native shells' device
+ * key"): what the shell's plugin returns when it makes the key for a pairing,
+ * sent with the challenge to `POST /api/pair/device-key/verify` as `key`.
+ */
+export interface DeviceKeyPairing {
+  /** SubjectPublicKeyInfo (DER) of the P-256 key, base64url. */
+  publicKey: string
+  challenge: string
+  /** Over "handoff device-key pair v1\n" ORIGIN "\n" CHALLENGE, base64url. */
+  signature: string
+  signatureFormat: 'p1363' | 'der'
+}
+
+/** A device-key sign-in, as `POST /api/auth/device-key/verify` takes it. */
+export interface DeviceKeySignIn {
+  /** SHA-256 of the key's SubjectPublicKeyInfo, base64url. */
+  keyId: string
+  challenge: string
+  /** The shell's sign-in count for this computer, one more each time. */
+  counter: number
+  /** Over "handoff device-key sign-in v1\n" ORIGIN "\n" CHALLENGE "\n" COUNTER, base64url. */
+  signature: string
+  signatureFormat: 'p1363' | 'der'
+}

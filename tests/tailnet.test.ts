@@ -10,6 +10,7 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.js'
 import { PairCli } from './support/pair-cli.js'
 import { VirtualAuthenticator } from './support/passkey.js'
 import { collectProblems, type PageProblems } from './support/problems.js'
+import { actAsShell } from './support/soft-device-key.js'
 import { makeCertificate, requestThrough, tailnetUnavailable, TestTailnet, until, type Computer, type PhoneNode } from './support/tailnet.js'
 import { PrivateTmux, tempHome } from './support/tmux.js'
 
@@ -59,8 +60,30 @@ const computerEnv = (): Record<string, string> => ({
   PATH: `${dirname(computer.tailscaleBin)}:${process.env.PATH ?? ''}`,
 })
 
-const devices = () => JSON.parse(readFileSync(join(home, 'devices.json'), 'utf8')) as { devices: { name: string; status: string; tailnetUser: string | null; tailnetNode: string | null }[] }
+const devices = () => JSON.parse(readFileSync(join(home, 'devices.json'), 'utf8')) as { devices: { name: string; status: string; tailnetUser: string | null; tailnetNode: string | null; credential: { kind?: string } | null }[] }
 const auditLines = () => readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+/**
+ * Pairs the phone on `p` as `name` (session main) the way a user does:
+ * `handoff pair` on the computer, the link opened on the phone, the code the
+ * phone shows typed into the CLI.
+ */
+async function pairThrough(p: Page, name: string): Promise<void> {
+  const cli = new PairCli(['--sessions', 'main', '--expires', '7d', '--name', name, '--read-write'], computerEnv(), computer.wrap)
+  try {
+    const link = new RegExp(`${origin.replace(/[.]/g, '\\.')}/pair#[A-Za-z0-9_~.%-]+`)
+    await until(() => link.test(cli.text()) || cli.exitCode !== undefined, POLL.timeout, () => `handoff pair printed no link:\n${cli.text()}`)
+    await p.goto(link.exec(cli.text())![0])
+    await p.getByTestId('pair-create').click()
+    await expect.poll(() => p.getByTestId('pair-code').count(), POLL).toBe(1)
+    const code = (await p.getByTestId('pair-code').textContent())?.trim() ?? ''
+    expect(code).toMatch(/^\d{6}$/)
+    cli.type(`${code}\r`)
+    expect(await cli.exited).toBe(0)
+  } finally {
+    cli.kill()
+  }
+}
+
 const screenText = (p: Page) => p.locator('.xterm-rows').textContent()
 const connectionState = (p: Page) => p.getByTestId('status').getAttribute('data-state')
 
@@ -117,22 +140,7 @@ describe.skipIf(skipReason)('Handoff on a real tailnet', () => {
   it(
     'pairs through handoff pair with a passkey and the typed code, binds the device to the phone node\'s tailnet user, and types into tmux',
     async () => {
-      const cli = new PairCli(['--sessions', 'main', '--expires', '7d', '--name', 'tailnet-phone', '--read-write'], computerEnv(), computer.wrap)
-      try {
-        const link = new RegExp(`${origin.replace(/[.]/g, '\\.')}/pair#[A-Za-z0-9_~.%-]+`)
-        await until(() => link.test(cli.text()) || cli.exitCode !== undefined, POLL.timeout, () => `handoff pair printed no link:\n${cli.text()}`)
-        const url = link.exec(cli.text())?.[0]
-        if (!url) throw new Error(`handoff pair exited ${cli.exitCode}:\n${cli.text()}`)
-        await page.goto(url)
-        await page.getByTestId('pair-create').click()
-        await expect.poll(() => page.getByTestId('pair-code').count(), POLL).toBe(1)
-        const code = (await page.getByTestId('pair-code').textContent())?.trim() ?? ''
-        expect(code).toMatch(/^\d{6}$/)
-        cli.type(`${code}\r`)
-        expect(await cli.exited).toBe(0)
-      } finally {
-        cli.kill()
-      }
+      await pairThrough(page, 'tailnet-phone')
 
       // Signed in by itself, on the sessions list; bound, by the real whois, to the phone node's user.
       await expect.poll(() => page.getByTestId('session-main').count(), POLL).toBe(1)
@@ -198,6 +206,32 @@ describe.skipIf(skipReason)('Handoff on a real tailnet', () => {
       await expect.poll(async () => (await requestThrough(phone.proxy, `${origin}/api/health`, ca)).certSerial, POLL).not.toBe(before)
       expect(serveOutput).toMatch(/certificate reloaded/)
       expect(await connectionState(page)).toBe('live')
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  it(
+    'pairs and signs in a native shell with its device key through the bridge\'s proxy, and opens a terminal',
+    async () => {
+      const shell = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
+      collectProblems(shell, found)
+      await actAsShell(shell)
+      const shellPage = await shell.newPage()
+      await pairThrough(shellPage, 'shell-phone')
+      await expect.poll(() => shellPage.getByTestId('session-main').count(), POLL).toBe(1)
+      const device = devices().devices.find((d) => d.name === 'shell-phone')
+      expect(device).toMatchObject({ status: 'active', tailnetUser: phone.user, credential: { kind: 'device-key' } })
+      expect(auditLines().filter((e) => e.action === 'sign-in' && e.deviceName === 'shell-phone').map((e) => [e.result, e.reason])).toEqual([['allow', 'device key']])
+
+      await shellPage.getByTestId('session-main').click()
+      await shellPage.getByTestId('window-0').click()
+      await expect.poll(() => connectionState(shellPage), POLL).toBe('live')
+      await shellPage.getByTestId('terminal').click()
+      await shellPage.keyboard.type('echo from-the-shell-$((6*7))')
+      await shellPage.keyboard.press('Enter')
+      await expect.poll(() => tmux.capture('main:0'), POLL).toContain('from-the-shell-42')
+      await shell.close()
+      expect(found.problems).toEqual([])
     },
     TEST_TIMEOUT_MS,
   )

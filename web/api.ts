@@ -4,7 +4,7 @@ import type {
   PublicKeyCredentialRequestOptionsJSON,
   RegistrationResponseJSON,
 } from '@simplewebauthn/browser'
-import type { AnswerSentJson, AnswerStateJson, DeviceJson, EventJson, RecentEventsJson, SessionJson, WindowJson } from '../protocol/index.js'
+import type { AnswerSentJson, AnswerStateJson, DeviceJson, DeviceKeyPairing, DeviceKeySignIn, EventJson, RecentEventsJson, SessionJson, WindowJson } from '../protocol/index.js'
 
 // The JSON shapes are the server's own (protocol/api.ts), so the two cannot
 // drift; here under the names the web code uses.
@@ -151,6 +151,21 @@ export const pairingOptions = (secret: string): Promise<PublicKeyCredentialCreat
 /** Sends the new passkey; answers the code the user types into `handoff pair`. */
 export const pairingVerify = (secret: string, response: RegistrationResponseJSON): Promise<string> =>
   request<{ code: string }>('POST', '/api/pair/verify', { secret, response }, { quiet: true }).then((r) => r.code)
+
+// The native shells' device key, in place of a passkey (docs/auth.md).
+
+export const deviceKeyPairingOptions = (secret: string): Promise<{ challenge: string }> =>
+  request<{ challenge: string }>('POST', '/api/pair/device-key/options', { secret }, { quiet: true })
+
+/** Sends the shell's new device key; answers the code the user types into `handoff pair`. */
+export const deviceKeyPairingVerify = (secret: string, key: DeviceKeyPairing): Promise<string> =>
+  request<{ code: string }>('POST', '/api/pair/device-key/verify', { secret, key }, { quiet: true }).then((r) => r.code)
+
+export const deviceKeySignInOptions = (): Promise<{ challenge: string }> =>
+  request<{ challenge: string }>('POST', '/api/auth/device-key/options', {}, { quiet: true })
+
+export const deviceKeySignInVerify = (signed: DeviceKeySignIn): Promise<void> =>
+  request<unknown>('POST', '/api/auth/device-key/verify', signed, { quiet: true }).then(() => undefined)
 
 export const pairingStatus = (secret: string): Promise<PairingState> =>
   request<{ state: PairingState }>('POST', '/api/pair/status', { secret }, { quiet: true }).then((r) => r.state)

@@ -1,5 +1,16 @@
 import { browserSupportsWebAuthn, startAuthentication, startRegistration } from '@simplewebauthn/browser'
-import { ApiError, pairingOptions, pairingVerify, signInOptions, signInVerify } from './api.js'
+import {
+  ApiError,
+  deviceKeyPairingOptions,
+  deviceKeyPairingVerify,
+  deviceKeySignInOptions,
+  deviceKeySignInVerify,
+  pairingOptions,
+  pairingVerify,
+  signInOptions,
+  signInVerify,
+} from './api.js'
+import { deviceKeyPlugin, type DeviceKeyPlugin } from './shell/device-key.js'
 
 /**
  * Why a passkey ceremony did not finish, in the terms the screens explain:
@@ -32,28 +43,50 @@ export function nameRequiredUrl(): string | undefined {
   return loopback ? `${location.protocol}//localhost${location.port ? `:${location.port}` : ''}` : `${location.protocol}//<this computer's name>`
 }
 
-/** Creates this phone's passkey for a pairing link; answers the 6-digit code `handoff pair` asks for. */
+/**
+ * Creates this phone's credential for a pairing link: a passkey, or inside a
+ * native shell its device key (passkeys cannot work in a store app's web
+ * view). Answers the 6-digit code `handoff pair` asks for.
+ */
 export function createPasskey(secret: string): Promise<PasskeyResult<string>> {
-  return ceremony(async () => {
-    const optionsJSON = await pairingOptions(secret)
-    const response = await startRegistration({ optionsJSON })
-    return pairingVerify(secret, response)
+  return ceremony({
+    passkey: async () => {
+      const optionsJSON = await pairingOptions(secret)
+      const response = await startRegistration({ optionsJSON })
+      return pairingVerify(secret, response)
+    },
+    deviceKey: async (plugin) => {
+      const { challenge } = await deviceKeyPairingOptions(secret)
+      return deviceKeyPairingVerify(secret, { ...(await plugin.pair({ challenge })), challenge })
+    },
   })
 }
 
-/** Signs in with this phone's passkey; the server sets the session cookie. */
+/** Signs in with this phone's passkey (or a shell's device key); the server sets the session cookie. */
 export function signInWithPasskey(): Promise<PasskeyResult<void>> {
-  return ceremony(async () => {
-    const optionsJSON = await signInOptions()
-    const response = await startAuthentication({ optionsJSON })
-    await signInVerify(response)
+  return ceremony({
+    passkey: async () => {
+      const optionsJSON = await signInOptions()
+      const response = await startAuthentication({ optionsJSON })
+      await signInVerify(response)
+    },
+    deviceKey: async (plugin) => {
+      const { challenge } = await deviceKeySignInOptions()
+      await deviceKeySignInVerify({ ...(await plugin.signIn({ challenge })), challenge })
+    },
   })
 }
 
-async function ceremony<T>(run: () => Promise<T>): Promise<PasskeyResult<T>> {
+async function ceremony<T>(ways: { passkey: () => Promise<T>; deviceKey: (plugin: DeviceKeyPlugin) => Promise<T> }): Promise<PasskeyResult<T>> {
+  const plugin = deviceKeyPlugin()
+  if (plugin) return attempt(() => ways.deviceKey(plugin))
   const localUrl = nameRequiredUrl()
   if (localUrl) return { ok: false, kind: 'address', localUrl }
   if (!browserSupportsWebAuthn()) return { ok: false, kind: 'unsupported' }
+  return attempt(ways.passkey)
+}
+
+async function attempt<T>(run: () => Promise<T>): Promise<PasskeyResult<T>> {
   try {
     return { ok: true, value: await run() }
   } catch (error) {

@@ -26,6 +26,10 @@ import { PrivateTmux, tempHome } from './support/tmux.js'
  */
 
 const BIN = fileURLToPath(new URL('../bin/handoff.js', import.meta.url))
+/** The shells' home screen, as the app carries it (npm run build). */
+const SHELL_HOME = fileURLToPath(new URL('../dist/shell/', import.meta.url))
+/** The port Handoff serves on by default, which the shells' discovery asks. */
+const DEFAULT_PORT = 7438
 const POLL = { timeout: 20_000, interval: 200 }
 const SETUP_TIMEOUT_MS = 180_000
 const TEST_TIMEOUT_MS = 90_000
@@ -43,7 +47,11 @@ let removeHome: () => void
 let certDir: string
 let cert: ReturnType<typeof makeCertificate>
 let serve: ChildProcess
-let serveOutput = ''
+let serveOutput: () => string
+let deskHome: string
+let removeDeskHome: () => void
+let deskServe: ChildProcess
+let shellHome: { url: string; close(): Promise<void> }
 let origin: string
 let browser: Browser
 let context: BrowserContext
@@ -53,12 +61,24 @@ const found: PageProblems = { problems: [], consoleErrors: [] }
 /** What `handoff serve` recorded in HANDOFF_HOME/server.json. */
 const serverRecord = () => JSON.parse(readFileSync(join(home, 'server.json'), 'utf8')) as { url: string; port: number; listening: string[] }
 
-/** The environment every handoff command on the computer gets: the real tailscale CLI on PATH. */
-const computerEnv = (): Record<string, string> => ({
-  HANDOFF_HOME: home,
+/** The environment every handoff command on a computer gets: its HANDOFF_HOME, the test's tmux, the real tailscale CLI on PATH. */
+const computerEnv = (on: Computer = computer, handoffHome = home): Record<string, string> => ({
+  HANDOFF_HOME: handoffHome,
   HANDOFF_TMUX_SOCKET: tmux.socket,
-  PATH: `${dirname(computer.tailscaleBin)}:${process.env.PATH ?? ''}`,
+  PATH: `${dirname(on.tailscaleBin)}:${process.env.PATH ?? ''}`,
 })
+
+/** `handoff serve --port 7438 --cert … --key …` on a computer, once it says where it serves. */
+async function startHandoff(on: Computer, handoffHome: string, files: { cert: string; key: string }): Promise<{ process: ChildProcess; readonly output: string }> {
+  const [file, ...args] = [...on.wrap, process.execPath, BIN, 'serve', '--port', String(DEFAULT_PORT), '--cert', files.cert, '--key', files.key]
+  const child = spawn(file!, args, { env: { ...process.env, ...computerEnv(on, handoffHome) }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const started = { process: child, output: '' }
+  child.stdout?.on('data', (c: Buffer) => (started.output += c.toString()))
+  child.stderr?.on('data', (c: Buffer) => (started.output += c.toString()))
+  await until(() => /serving https:\/\//.test(started.output) || child.exitCode !== null, 30_000, () => `handoff serve did not start:\n${started.output}`)
+  if (child.exitCode !== null) throw new Error(`handoff serve exited ${child.exitCode}:\n${started.output}`)
+  return started
+}
 
 const devices = () => JSON.parse(readFileSync(join(home, 'devices.json'), 'utf8')) as { devices: { name: string; status: string; tailnetUser: string | null; tailnetNode: string | null; credential: { kind?: string } | null }[] }
 const auditLines = () => readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
@@ -100,19 +120,22 @@ describe.skipIf(skipReason)('Handoff on a real tailnet', () => {
     certDir = mkdtempSync(join(tmpdir(), 'handoff-ca-'))
     cert = makeCertificate(certDir, [`computer.${tailnet.domain}`])
 
-    const [file, ...args] = [...computer.wrap, process.execPath, BIN, 'serve', '--port', '0', '--cert', cert.cert, '--key', cert.key]
-    serve = spawn(file!, args, { env: { ...process.env, ...computerEnv() }, stdio: ['ignore', 'pipe', 'pipe'] })
-    serve.stdout?.on('data', (c: Buffer) => (serveOutput += c.toString()))
-    serve.stderr?.on('data', (c: Buffer) => (serveOutput += c.toString()))
-    await until(() => /serving https:\/\//.test(serveOutput) || serve.exitCode !== null, 30_000, () => `handoff serve did not start:\n${serveOutput}`)
-    if (serve.exitCode !== null) throw new Error(`handoff serve exited ${serve.exitCode}:\n${serveOutput}`)
+    const main = await startHandoff(computer, home, cert)
+    serve = main.process
+    serveOutput = () => main.output
     origin = serverRecord().url
+    // A second computer running Handoff, for the shells' home screen.
+    const desk = await tailnet.addComputer('desk')
+    ;({ home: deskHome, remove: removeDeskHome } = tempHome())
+    deskServe = (await startHandoff(desk, deskHome, makeCertificate(certDir, [`desk.${tailnet.domain}`], { newKey: true }))).process
+    shellHome = await serveFolder(SHELL_HOME)
 
     // The phone: Chromium whose every connection goes through the phone node, trusting the test CA alone.
     browser = await chromium.launch({
       executablePath: CHROMIUM_PATH,
       args: [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${cert.caSpki}`],
-      proxy: { server: `http://${phone.proxy}` },
+      // The shell's own pages (its home screen, here on localhost) do not go through the bridge.
+      proxy: { server: `http://${phone.proxy}`, bypass: 'localhost' },
     })
     context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
     collectProblems(context, found)
@@ -122,7 +145,10 @@ describe.skipIf(skipReason)('Handoff on a real tailnet', () => {
 
   afterAll(async () => {
     await browser?.close()
+    await shellHome?.close()
     serve?.kill('SIGTERM')
+    deskServe?.kill('SIGTERM')
+    removeDeskHome?.()
     await tailnet?.stop()
     tmux?.kill()
     removeHome?.()
@@ -204,7 +230,7 @@ describe.skipIf(skipReason)('Handoff on a real tailnet', () => {
       const before = (await requestThrough(phone.proxy, `${origin}/api/health`, ca)).certSerial
       makeCertificate(certDir, [`computer.${tailnet.domain}`], { days: 60 })
       await expect.poll(async () => (await requestThrough(phone.proxy, `${origin}/api/health`, ca)).certSerial, POLL).not.toBe(before)
-      expect(serveOutput).toMatch(/certificate reloaded/)
+      expect(serveOutput()).toMatch(/certificate reloaded/)
       expect(await connectionState(page)).toBe('live')
     },
     TEST_TIMEOUT_MS,
@@ -230,6 +256,35 @@ describe.skipIf(skipReason)('Handoff on a real tailnet', () => {
       await shellPage.keyboard.type('echo from-the-shell-$((6*7))')
       await shellPage.keyboard.press('Enter')
       await expect.poll(() => tmux.capture('main:0'), POLL).toContain('from-the-shell-42')
+      await shell.close()
+      expect(found.problems).toEqual([])
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  it(
+    'the shell\'s home screen lists both computers the tailnet has running Handoff, through the bridge, and opens each',
+    async () => {
+      const shell = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
+      collectProblems(shell, found)
+      await actAsShell(shell, { bridgeApi: phone.api })
+      const home = await shell.newPage()
+      const computers = [`computer.${tailnet.domain}`, `desk.${tailnet.domain}`]
+      for (const name of computers) {
+        await home.goto(shellHome.url)
+        await expect.poll(() => home.getByTestId('bridge-status').getAttribute('data-state'), POLL).toBe('Running')
+        await expect.poll(() => home.locator('[data-testid^="computer-"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-testid'))), POLL).toEqual(
+          computers.map((n) => `computer-${n}`),
+        )
+        await home.getByTestId(`computer-${name}`).click()
+        // The computer's own web app, at its own origin, through the bridge: not signed in there yet.
+        await expect.poll(() => new URL(home.url()).origin, POLL).toBe(`https://${name}:${DEFAULT_PORT}`)
+        await expect.poll(() => home.evaluate(() => document.title), POLL).toBe('Handoff')
+        await expect.poll(() => home.getByTestId('signin-button').count(), POLL).toBe(1)
+      }
+      // Both are now the phone's own computers: listed first, without the "new" badge.
+      await home.goto(shellHome.url)
+      await expect.poll(() => home.locator('.badge.unseen').count(), POLL).toBe(0)
       await shell.close()
       expect(found.problems).toEqual([])
     },
@@ -264,7 +319,7 @@ describe.skipIf(skipReason)('Handoff on a real tailnet', () => {
       await tailnet.moveTo('computer', '100.64.77.7')
       await expect.poll(() => computer.tailscaleIp(), POLL).toBe('100.64.77.7')
       // The server checks Tailscale's addresses every 10 s and listens on the new one, on the same port.
-      await expect.poll(() => serveOutput.includes('now listening on 100.64.77.7'), { timeout: 30_000, interval: 500 }).toBe(true)
+      await expect.poll(() => serveOutput().includes('now listening on 100.64.77.7'), { timeout: 30_000, interval: 500 }).toBe(true)
       await expect.poll(async () => (await requestThrough(intruder.proxy, `${origin}/api/health`, ca).catch(() => ({ status: 0 }))).status, { timeout: 30_000, interval: 500 }).toBe(200)
       // server.json, which handoff status reads, says so.
       expect(serverRecord().listening).toEqual([`100.64.77.7:${port}`, expect.stringMatching(/^\[fd7a:115c:a1e0:.*\]:\d+$/)])
@@ -301,4 +356,24 @@ function tcpOpen(host: string, port: number): Promise<void> {
     socket.once('error', reject)
     socket.once('timeout', () => socket.destroy(new Error('timeout')))
   })
+}
+
+/** Serves a folder's files over http on localhost, as the shell's app serves its own pages. */
+async function serveFolder(dir: string): Promise<{ url: string; close(): Promise<void> }> {
+  const { createServer } = await import('node:http')
+  const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' }
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname
+    const file = join(dir, path === '/' ? 'index.html' : path)
+    if (!file.startsWith(dir)) return void res.writeHead(404).end()
+    try {
+      const body = readFileSync(file)
+      res.writeHead(200, { 'content-type': types[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream' }).end(body)
+    } catch {
+      res.writeHead(404).end()
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as import('node:net').AddressInfo
+  return { url: `http://localhost:${port}/`, close: () => new Promise((resolve) => server.close(() => resolve())) }
 }

@@ -2,13 +2,24 @@ import type { BrowserContext } from 'playwright-core'
 
 /**
  * Makes every page of `context` look like a native shell's web view: a
- * `Capacitor` global with the `HandoffDeviceKey` plugin (web/shell/device-key.ts),
+ * `Capacitor` global with the `HandoffDeviceKey` plugin (web/shell/device-key.ts)
+ * and, given a phone node's bridge API, the `HandoffBridge` plugin
+ * (web/shell-home/bridge.ts);
  * its key a software ECDSA P-256 key (WebCrypto, kept in the page's storage)
  * standing in for the hardware one. Like the native plugin, it builds the
  * messages from the page's real origin and counts the sign-ins.
  */
-export async function actAsShell(context: BrowserContext): Promise<void> {
-  await context.addInitScript(() => {
+export async function actAsShell(context: BrowserContext, options: { bridgeApi?: string } = {}): Promise<void> {
+  // The HandoffBridge plugin answers from the real bridge of a test phone node (its --api), through the test process.
+  const { bridgeApi } = options
+  if (bridgeApi) {
+    await context.exposeBinding('handoffTestBridge', async (_source, method: string, query: string) => {
+      const res = await fetch(`http://${bridgeApi}/${method}?${query}`)
+      if (!res.ok) throw new Error(`bridge ${method}: ${res.status} ${await res.text()}`)
+      return (await res.json()) as unknown
+    })
+  }
+  await context.addInitScript((withBridge: boolean) => {
     const STORE = 'test-shell-device-key'
     const b64u = (bytes: ArrayBuffer) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
     const ecdsa = { name: 'ECDSA', namedCurve: 'P-256' }
@@ -34,6 +45,14 @@ export async function actAsShell(context: BrowserContext): Promise<void> {
         return { keyId: saved.keyId, counter: saved.counter, signature, signatureFormat: 'p1363' }
       },
     }
-    ;(globalThis as { Capacitor?: unknown }).Capacitor = { isNativePlatform: () => true, Plugins: { HandoffDeviceKey: plugin } }
-  })
+    type Call = (method: string, query: string) => Promise<unknown>
+    const call = (globalThis as unknown as { handoffTestBridge: Call }).handoffTestBridge
+    const bridge = {
+      status: () => call('status', ''),
+      discover: async ({ port, timeoutMillis }: { port: number; timeoutMillis: number }) => ({ computers: await call('discover', `port=${port}&timeout=${timeoutMillis}`) }),
+      // The native plugin loads the URL in the web view, whose traffic goes through the bridge's proxy.
+      open: async ({ url }: { url: string }) => void location.assign(url),
+    }
+    ;(globalThis as { Capacitor?: unknown }).Capacitor = { isNativePlatform: () => true, Plugins: { HandoffDeviceKey: plugin, ...(withBridge ? { HandoffBridge: bridge } : {}) } }
+  }, bridgeApi !== undefined)
 }

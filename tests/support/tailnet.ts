@@ -8,12 +8,12 @@ import { fileURLToPath } from 'node:url'
  * A whole tailnet on this machine, with real Tailscale (docs/tailnet.md, "The
  * test tailnet"):
  *
- *   root namespace:  control server + DERP + STUN on VETH_HOST (tests/tailnet/control),
+ *   root namespace:  control server + DERP + STUN on the first LAN's host side (tests/tailnet/control),
  *                    phone nodes: tsnet processes with a CONNECT proxy on loopback (tests/tailnet/node)
- *   namespace NS:    the computer: the real tailscaled on a kernel TUN (tailscale0), the real
+ *   a namespace per computer: the real tailscaled on a kernel TUN (tailscale0), the real
  *                    tailscale CLI, and whatever the test runs there (handoff serve)
  *
- * joined by a veth pair, a LAN between the two. The computer gets its own
+ * each computer joined to the root namespace by a veth pair, a LAN (a /30) of its own. The computer gets its own
  * /var/run/tailscale (a private mount namespace per command), so the CLI finds
  * its tailscaled where it always looks, and a tailscaled of this machine's own
  * is never touched. Needs root (network namespaces, TUN) and Go.
@@ -46,7 +46,13 @@ class Child<T> {
   private readonly proc: ChildProcess
   private stderr = ''
 
-  constructor(file: string, args: readonly string[], env: NodeJS.ProcessEnv = {}) {
+  constructor(
+    file: string,
+    args: readonly string[],
+    env: NodeJS.ProcessEnv = {},
+    /** What it is, for the tailnet's bookkeeping. */
+    readonly kind = 'node',
+  ) {
     this.proc = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TS_NO_LOGS_NO_SUPPORT: 'true', ...env } })
     this.proc.stderr?.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-8_000)))
     this.ready = new Promise<T>((resolve, reject) => {
@@ -90,6 +96,8 @@ export interface PhoneNode {
   ip: string
   /** The tailnet user this node belongs to (each test node is its own user). */
   user: string
+  /** `127.0.0.1:PORT`: the bridge's /status and /discover, as the shell's HandoffBridge plugin gives them. */
+  api: string
   stop(): Promise<void>
 }
 
@@ -119,25 +127,42 @@ export class TestTailnet {
   private readonly children: Child<unknown>[] = []
   private readonly dir = mkdtempSync(join(tmpdir(), 'handoff-tailnet-'))
   private readonly id = `${process.pid % 10_000}`
-  private readonly ns = `hotn-${this.id}`
-  private readonly vethHost = `hov${this.id}a`
-  private readonly vethComputer = `hov${this.id}b`
   private readonly subnet = `10.${200 + (process.pid % 50)}.${process.pid % 250}`
+  /** One LAN (a veth pair, a /30) and one network namespace per computer. */
+  private lans = 0
   private controlReady: ControlReady | undefined
 
-  /** Makes the LAN and the computer's namespace, then starts the control server on the LAN's host side. */
-  async start(): Promise<ControlReady> {
-    run('ip', ['netns', 'add', this.ns])
-    run('ip', ['link', 'add', this.vethHost, 'type', 'veth', 'peer', 'name', this.vethComputer])
-    run('ip', ['link', 'set', this.vethComputer, 'netns', this.ns])
-    run('ip', ['addr', 'add', `${this.subnet}.1/24`, 'dev', this.vethHost])
-    run('ip', ['link', 'set', this.vethHost, 'up'])
-    const inNs = (...args: string[]) => run('ip', ['netns', 'exec', this.ns, ...args])
-    inNs('ip', 'addr', 'add', `${this.subnet}.2/24`, 'dev', this.vethComputer)
-    inNs('ip', 'link', 'set', this.vethComputer, 'up')
+  /** LAN `i`: the computer's namespace and its veth pair; the host side is this namespace. */
+  private lan(i: number): { ns: string; host: string; computer: string; hostIp: string; computerIp: string } {
+    return {
+      ns: `hotn-${this.id}-${i}`,
+      host: `hov${this.id}${i}a`,
+      computer: `hov${this.id}${i}b`,
+      hostIp: `${this.subnet}.${4 * i + 1}`,
+      computerIp: `${this.subnet}.${4 * i + 2}`,
+    }
+  }
+
+  /** Makes the next computer's namespace and the LAN to it; its default route leads here. */
+  private addLan(): ReturnType<TestTailnet['lan']> {
+    const lan = this.lan(this.lans++)
+    run('ip', ['netns', 'add', lan.ns])
+    run('ip', ['link', 'add', lan.host, 'type', 'veth', 'peer', 'name', lan.computer])
+    run('ip', ['link', 'set', lan.computer, 'netns', lan.ns])
+    run('ip', ['addr', 'add', `${lan.hostIp}/30`, 'dev', lan.host])
+    run('ip', ['link', 'set', lan.host, 'up'])
+    const inNs = (...args: string[]) => run('ip', ['netns', 'exec', lan.ns, ...args])
+    inNs('ip', 'addr', 'add', `${lan.computerIp}/30`, 'dev', lan.computer)
+    inNs('ip', 'link', 'set', lan.computer, 'up')
     inNs('ip', 'link', 'set', 'lo', 'up')
-    inNs('ip', 'route', 'add', 'default', 'via', `${this.subnet}.1`)
-    const control = new Child<ControlReady>(bin('control'), ['--listen', `${this.subnet}.1`])
+    inNs('ip', 'route', 'add', 'default', 'via', lan.hostIp)
+    return lan
+  }
+
+  /** Starts the control server on the first LAN's host side, which every computer's default route reaches. */
+  async start(): Promise<ControlReady> {
+    const first = this.addLan()
+    const control = new Child<ControlReady>(bin('control'), ['--listen', first.hostIp])
     this.children.push(control)
     this.controlReady = await control.ready
     return this.controlReady
@@ -152,23 +177,25 @@ export class TestTailnet {
     return this.control.domain
   }
 
-  /** The computer node: tailscaled in the namespace, logged in as `hostname`. */
+  /** A computer node: tailscaled in a namespace of its own, logged in as `hostname`. */
   async addComputer(hostname: string): Promise<Computer> {
-    const runDir = join(this.dir, 'computer-run')
-    const stateDir = join(this.dir, 'computer-state')
+    const computers = this.children.filter((c) => c.kind === 'tailscaled').length
+    const lan = computers === 0 ? this.lan(0) : this.addLan()
+    const runDir = join(this.dir, `${hostname}-run`)
+    const stateDir = join(this.dir, `${hostname}-state`)
     mkdirSync(runDir, { recursive: true })
     mkdirSync(stateDir, { recursive: true })
     // The mount point must exist; in the computer's mount namespace it is runDir.
     mkdirSync('/var/run/tailscale', { recursive: true })
     const wrap = [
-      'ip', 'netns', 'exec', this.ns,
+      'ip', 'netns', 'exec', lan.ns,
       'unshare', '--mount', '--propagation', 'private',
       'sh', '-c', 'mount --bind "$1" /var/run/tailscale && shift && exec "$@"', 'sh', runDir,
     ] as const
     const daemon = new Child<never>(wrap[0], [
       ...wrap.slice(1),
       bin('tailscaled'), `--statedir=${stateDir}`, '--socket=/var/run/tailscale/tailscaled.sock', '--tun=tailscale0', '--port=0', '--no-logs-no-support',
-    ])
+    ], {}, 'tailscaled')
     daemon.ready.catch(() => {})
     this.children.push(daemon as Child<unknown>)
     const tailscale = (...args: string[]) => run(wrap[0], [...wrap.slice(1), bin('tailscale'), ...args])
@@ -182,8 +209,8 @@ export class TestTailnet {
     }, 20_000, () => `tailscaled did not start:\n${daemon.log}`)
     tailscale('up', `--login-server=${this.control.control}`, `--hostname=${hostname}`, '--accept-dns=false', '--netfilter-mode=off', '--timeout=60s')
     return {
-      ns: this.ns,
-      lanAddress: `${this.subnet}.2`,
+      ns: lan.ns,
+      lanAddress: lan.computerIp,
       tailscaleIp: () => tailscale('ip', '-4').trim(),
       wrap,
       tailscaleBin: bin('tailscale'),
@@ -191,10 +218,10 @@ export class TestTailnet {
     }
   }
 
-  /** A phone node (its own process and tailnet user) with its proxy. */
+  /** A phone node (its own process and tailnet user) with its proxy, and the bridge's /status and /discover on `api`. */
   async addPhone(hostname: string): Promise<PhoneNode> {
     const state = join(this.dir, `node-${hostname}`)
-    const child = new Child<Omit<PhoneNode, 'stop'>>(bin('node'), ['--control', this.control.control, '--hostname', hostname, '--state', state])
+    const child = new Child<Omit<PhoneNode, 'stop'>>(bin('node'), ['--control', this.control.control, '--hostname', hostname, '--state', state, '--api'])
     this.children.push(child as Child<unknown>)
     return { ...(await child.ready), stop: () => child.stop() }
   }
@@ -222,8 +249,10 @@ export class TestTailnet {
   /** Stops every node and the control server, and removes the namespace, the LAN and the state. */
   async stop(): Promise<void> {
     for (const child of this.children.reverse()) await child.stop()
-    spawnSync('ip', ['netns', 'del', this.ns])
-    spawnSync('ip', ['link', 'del', this.vethHost])
+    for (let i = 0; i < this.lans; i++) {
+      spawnSync('ip', ['netns', 'del', this.lan(i).ns])
+      spawnSync('ip', ['link', 'del', this.lan(i).host])
+    }
     rmSync(this.dir, { recursive: true, force: true })
   }
 }

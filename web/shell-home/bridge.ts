@@ -1,0 +1,39 @@
+/**
+ * The native shells' `HandoffBridge` plugin (shells/android, shells/ios;
+ * docs/native-shells.md): the phone's own tailnet node (shells/bridge).
+ */
+export interface BridgeStatus {
+  State: string
+  Running: boolean
+  /** While State is NeedsLogin: the page where the user logs this phone's node in. */
+  LoginURL: string
+  Tailnet: string
+  Name: string
+  IPv4: string
+  LoginName: string
+}
+
+export interface DiscoveredComputer {
+  name: string
+  url: string
+  version: string
+}
+
+export interface BridgePlugin {
+  status(): Promise<BridgeStatus>
+  /** The tailnet's online nodes that answer as Handoff on `port`. */
+  discover(options: { port: number; timeoutMillis: number }): Promise<{ computers: DiscoveredComputer[] }>
+  /** Opens a computer's https:// URL in the web view, through the node's proxy. */
+  open(options: { url: string }): Promise<void>
+}
+
+interface CapacitorGlobal {
+  isNativePlatform?: () => boolean
+  Plugins?: { HandoffBridge?: BridgePlugin }
+}
+
+/** The shell's bridge plugin; undefined outside a shell. */
+export function bridgePlugin(): BridgePlugin | undefined {
+  const capacitor = (globalThis as { Capacitor?: CapacitorGlobal }).Capacitor
+  return capacitor?.isNativePlatform?.() === true ? capacitor.Plugins?.HandoffBridge : undefined
+}

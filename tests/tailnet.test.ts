@@ -237,7 +237,7 @@ describe.skipIf(skipReason)('Handoff on a real tailnet', () => {
   )
 
   it(
-    'pairs and signs in a native shell with its device key through the bridge\'s proxy, and opens a terminal',
+    'pairs and signs in a native shell with its device key through the bridge\'s proxy, opens a terminal, and loses it when revoked',
     async () => {
       const shell = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
       collectProblems(shell, found)
@@ -256,6 +256,12 @@ describe.skipIf(skipReason)('Handoff on a real tailnet', () => {
       await shellPage.keyboard.type('echo from-the-shell-$((6*7))')
       await shellPage.keyboard.press('Enter')
       await expect.poll(() => tmux.capture('main:0'), POLL).toContain('from-the-shell-42')
+      // Revoked on the computer: the device-key device loses its open terminal like any other.
+      const [file, ...args] = [...computer.wrap, process.execPath, BIN, 'devices', 'rm', 'shell-phone', '--json']
+      execFileSync(file!, args, { env: { ...process.env, ...computerEnv() } })
+      // The terminal ends at once and the app, asking what is left, is signed out.
+      await expect.poll(() => shellPage.getByTestId('signin-button').count(), POLL).toBe(1)
+      expect(new URL(shellPage.url()).pathname).toBe('/')
       await shell.close()
       expect(found.problems).toEqual([])
     },

@@ -113,6 +113,14 @@ export function createAuthRoutes<E extends Env = Env>(deps: AuthDeps<E>): Hono<E
   for (const path of ['/api/pair/device-key/*', '/api/auth/device-key/*']) app.use(path, limited)
   app.use('/api/pair/status', statusLimited)
 
+  /** What a pairing's verify step takes from the request, whatever the credential: the secret, the phone's suggested name, and who it is. */
+  const pairingRequest = (c: Context<E>, body: { secret: string; deviceName?: string | undefined }) => ({
+    secret: body.secret,
+    deviceName: body.deviceName,
+    userAgent: c.req.header('user-agent'),
+    tailnet: deps.peerTailnet?.(c),
+  })
+
   app.post('/api/pair/info', async (c) => {
     const body = await jsonBody(c.req.raw, SecretBody)
     return c.json(await pairingGrant(cfg, await readDevices(deps.home), body.secret))
@@ -125,13 +133,7 @@ export function createAuthRoutes<E extends Env = Env>(deps: AuthDeps<E>): Hono<E
 
   app.post('/api/pair/verify', async (c) => {
     const body = await jsonBody(c.req.raw, PairVerifyBody)
-    const { code } = await verifyRegistration(cfg, {
-      secret: body.secret,
-      response: body.response,
-      deviceName: body.deviceName,
-      userAgent: c.req.header('user-agent'),
-      tailnet: deps.peerTailnet?.(c),
-    })
+    const { code } = await verifyRegistration(cfg, { ...pairingRequest(c, body), response: body.response })
     return c.json({ code })
   })
 
@@ -185,13 +187,7 @@ export function createAuthRoutes<E extends Env = Env>(deps: AuthDeps<E>): Hono<E
 
   app.post('/api/pair/device-key/verify', async (c) => {
     const body = await jsonBody(c.req.raw, DeviceKeyPairBody)
-    const { code } = await verifyDeviceKeyPairing(cfg, {
-      secret: body.secret,
-      key: body.key,
-      deviceName: body.deviceName,
-      userAgent: c.req.header('user-agent'),
-      tailnet: deps.peerTailnet?.(c),
-    })
+    const { code } = await verifyDeviceKeyPairing(cfg, { ...pairingRequest(c, body), key: body.key })
     return c.json({ code })
   })
 

@@ -1,3 +1,5 @@
+import { nativePlugin } from '../shell/native.js'
+
 /**
  * The native shells' `HandoffBridge` plugin (shells/android, shells/ios;
  * docs/native-shells.md): the phone's own tailnet node (shells/bridge).
@@ -27,13 +29,5 @@ export interface BridgePlugin {
   open(options: { url: string }): Promise<void>
 }
 
-interface CapacitorGlobal {
-  isNativePlatform?: () => boolean
-  Plugins?: { HandoffBridge?: BridgePlugin }
-}
-
 /** The shell's bridge plugin; undefined outside a shell. */
-export function bridgePlugin(): BridgePlugin | undefined {
-  const capacitor = (globalThis as { Capacitor?: CapacitorGlobal }).Capacitor
-  return capacitor?.isNativePlatform?.() === true ? capacitor.Plugins?.HandoffBridge : undefined
-}
+export const bridgePlugin = (): BridgePlugin | undefined => nativePlugin<BridgePlugin>('HandoffBridge')

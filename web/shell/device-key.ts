@@ -1,4 +1,5 @@
 import type { DeviceKeyPairing, DeviceKeySignIn } from '../../protocol/index.js'
+import { nativePlugin } from './native.js'
 
 /**
  * The native shells' device-key plugin (`HandoffDeviceKey`, shells/android
@@ -15,13 +16,5 @@ export interface DeviceKeyPlugin {
   signIn(options: { challenge: string }): Promise<Omit<DeviceKeySignIn, 'challenge'>>
 }
 
-interface CapacitorGlobal {
-  isNativePlatform?: () => boolean
-  Plugins?: { HandoffDeviceKey?: DeviceKeyPlugin }
-}
-
 /** The shell's device-key plugin, or undefined in a browser (the app then uses passkeys). */
-export function deviceKeyPlugin(): DeviceKeyPlugin | undefined {
-  const capacitor = (globalThis as { Capacitor?: CapacitorGlobal }).Capacitor
-  return capacitor?.isNativePlatform?.() === true ? capacitor.Plugins?.HandoffDeviceKey : undefined
-}
+export const deviceKeyPlugin = (): DeviceKeyPlugin | undefined => nativePlugin<DeviceKeyPlugin>('HandoffDeviceKey')

@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -152,6 +152,47 @@ describe('handoff setup', () => {
     expect(r.stdout).toContain('loginctl enable-linger')
     expect(existsSync(unitPath())).toBe(true)
     expect(existsSync(join(handoffHome(), 'tls', `${NAME}.crt`))).toBe(true)
+  })
+
+  it('--cert and --key: checks your own certificate, records it for serve, keeps it on later runs, and --tailscale-cert goes back', async () => {
+    tailscaleUp()
+    const own = join(home, 'own')
+    mkdirSync(own)
+    const files = (year: '2125' | '2020') => {
+      copyFileSync(fixture(`test-only-laptop-${year}.crt`), join(own, `${year}.crt`))
+      copyFileSync(fixture(`test-only-laptop-${year}.key`), join(own, `${year}.key`))
+      chmodSync(join(own, `${year}.key`), 0o600)
+      return ['--cert', join(own, `${year}.crt`), '--key', join(own, `${year}.key`)]
+    }
+    const certificateStep = (r: Result) => report(r).steps.find((s) => s.step === 'certificate')
+
+    // An expired one is refused with the fix, and nothing is recorded.
+    const expired = await setup(['--no-service', '--json', ...files('2020')])
+    expect(expired.code).toBe(1)
+    expect(certificateStep(expired)).toMatchObject({ status: 'failed', detail: expect.stringMatching(/expired on 2020/), fix: `renew it for ${NAME}` })
+    expect(existsSync(join(handoffHome(), 'certificate.json'))).toBe(false)
+
+    const first = await setup(['--no-service', '--json', ...files('2125')])
+    expect(first.code).toBe(0)
+    expect(certificateStep(first)).toMatchObject({ status: 'changed', detail: expect.stringContaining(`your own ${join(own, '2125.crt')}, valid until 2125-01-01`) })
+    expect(JSON.parse(readFileSync(join(handoffHome(), 'certificate.json'), 'utf8'))).toEqual({ cert: join(own, '2125.crt'), key: join(own, '2125.key') })
+    expect(mode(join(handoffHome(), 'certificate.json'))).toBe(0o600)
+    expect(stubs.calls('tailscale').some((c) => c.startsWith('cert'))).toBe(false)
+
+    // Later runs check the recorded one; a key others can read fails them with the chmod.
+    expect(certificateStep(await setup(['--no-service', '--json']))).toMatchObject({ status: 'ok' })
+    chmodSync(join(own, '2125.key'), 0o644)
+    expect(certificateStep(await setup(['--no-service', '--json']))).toMatchObject({ status: 'failed', fix: `make it private: chmod 600 ${join(own, '2125.key')}` })
+
+    const back = await setup(['--no-service', '--json', '--tailscale-cert'])
+    expect(certificateStep(back)).toMatchObject({ status: 'changed', detail: expect.stringContaining(join(handoffHome(), 'tls', `${NAME}.crt`)) })
+    expect(existsSync(join(handoffHome(), 'certificate.json'))).toBe(false)
+
+    const both = await setup(['--no-service', '--json', '--tailscale-cert', ...files('2125')])
+    expect(certificateStep(both)).toMatchObject({ status: 'failed', fix: 'give one of them' })
+    const half = await setup(['--no-service', '--cert', join(own, '2125.crt')])
+    expect(half.code).toBe(2) // a usage error
+    expect(half.stderr).toContain('--cert and --key go together')
   })
 
   it('--no-service installs nothing at login', async () => {

@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -219,6 +219,25 @@ describe.skipIf(skipReason)('Handoff on a real tailnet', () => {
       }
       // The phone's proxy reaches tailnet nodes only.
       await expect(requestThrough(phone.proxy, `https://${computer.lanAddress}:${port}/api/me`, readFileSync(cert.ca, 'utf8'))).rejects.toThrow(/403/)
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  it(
+    'refuses to serve your own certificate when it is expired or for another name, saying how to fix it',
+    () => {
+      const bad = join(certDir, 'bad')
+      const serveWith = (files: { cert: string; key: string }) => {
+        const [file, ...args] = [...computer.wrap, process.execPath, BIN, 'serve', '--port', '0', '--cert', files.cert, '--key', files.key]
+        const r = spawnSync(file!, args, { env: { ...process.env, ...computerEnv(computer, mkdtempSync(join(tmpdir(), 'handoff-bad-cert-'))) }, encoding: 'utf8', timeout: 30_000 })
+        return { code: r.status, stderr: r.stderr }
+      }
+      const expired = serveWith(makeCertificate(bad, [`computer.${tailnet.domain}`], { days: -1 }))
+      expect(expired.code).toBe(1)
+      expect(expired.stderr).toMatch(/the certificate .* expired on .*; to fix: renew it for computer\.tailnet\.test/)
+      const elsewhere = serveWith(makeCertificate(bad, [`desk.${tailnet.domain}`]))
+      expect(elsewhere.code).toBe(1)
+      expect(elsewhere.stderr).toMatch(/is for DNS:desk\.tailnet\.test, not for this machine's MagicDNS name computer\.tailnet\.test; to fix: make a certificate for computer\.tailnet\.test/)
     },
     TEST_TIMEOUT_MS,
   )

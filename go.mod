@@ -4,6 +4,7 @@ go 1.26.6
 
 // npm's packages are not Go code; keep ./... out of them.
 ignore ./node_modules
+ignore ./shells/node_modules
 
 require tailscale.com v1.102.5
 

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"net/http/httptest"
@@ -9,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"handoff/tests/tailnet/tailnettest"
 	"tailscale.com/tailcfg"
-	"tailscale.com/tstest/integration"
 	"tailscale.com/tstest/integration/testcontrol"
 	"tailscale.com/types/logger"
 )
@@ -19,8 +20,13 @@ import (
 // for the test; configure, if given, changes the control server first.
 func startControl(t *testing.T, configure func(*testcontrol.Server)) string {
 	t.Helper()
+	derpMap, closeDERP, err := tailnettest.StartDERPAndSTUN(context.Background(), "127.0.0.1", logger.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeDERP)
 	control := &testcontrol.Server{
-		DERPMap:        integration.RunDERPAndSTUN(t, logger.Discard, "127.0.0.1"),
+		DERPMap:        derpMap,
 		MagicDNSDomain: "tailnet.test",
 		DNSConfig:      &tailcfg.DNSConfig{Proxied: true},
 		Logf:           logger.Discard,

@@ -15,7 +15,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -24,19 +23,16 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"tailscale.com/derp/derpserver"
-	"tailscale.com/net/stunserver"
+	"handoff/tests/tailnet/tailnettest"
 	"tailscale.com/net/tsaddr"
 	"tailscale.com/tailcfg"
 	"tailscale.com/tstest/integration/testcontrol"
-	"tailscale.com/types/key"
 	"tailscale.com/types/logger"
 )
 
@@ -61,7 +57,7 @@ func main() {
 		stop()
 	}()
 
-	derpMap, closeDERP, err := startDERPAndSTUN(ctx, *listen, logf)
+	derpMap, closeDERP, err := tailnettest.StartDERPAndSTUN(ctx, *listen, logf)
 	if err != nil {
 		fatalf("DERP and STUN: %v", err)
 	}
@@ -95,50 +91,6 @@ func main() {
 	})
 	fmt.Printf("%s\n", ready)
 	<-ctx.Done()
-}
-
-// startDERPAndSTUN is integration.RunDERPAndSTUN without a testing.TB: a DERP
-// server over TLS (nodes skip verification: InsecureForTests) and a STUN
-// server, both on ip, in a DERP map of one region.
-func startDERPAndSTUN(ctx context.Context, ip string, logf logger.Logf) (*tailcfg.DERPMap, func(), error) {
-	d := derpserver.New(key.NewNode(), logf)
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		return nil, nil, err
-	}
-	srv := httptest.NewUnstartedServer(derpserver.Handler(d))
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.Config.ErrorLog = logger.StdLogger(logf)
-	srv.Config.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
-	srv.StartTLS()
-
-	stun := stunserver.New(ctx)
-	if err := stun.Listen(net.JoinHostPort(ip, "0")); err != nil {
-		srv.Close()
-		return nil, nil, err
-	}
-	go stun.Serve()
-	stunPort := stun.LocalAddr().(*net.UDPAddr).Port
-
-	derpMap := &tailcfg.DERPMap{Regions: map[int]*tailcfg.DERPRegion{
-		1: {RegionID: 1, RegionCode: "test", Nodes: []*tailcfg.DERPNode{{
-			Name:             "t1",
-			RegionID:         1,
-			HostName:         ip,
-			IPv4:             ip,
-			IPv6:             "none",
-			STUNPort:         stunPort,
-			DERPPort:         ln.Addr().(*net.TCPAddr).Port,
-			InsecureForTests: true,
-			STUNTestIP:       ip,
-		}}},
-	}}
-	return derpMap, func() {
-		srv.CloseClientConnections()
-		srv.Close()
-		d.Close()
-	}, nil
 }
 
 // nodeJSON is a node as the admin API lists it.

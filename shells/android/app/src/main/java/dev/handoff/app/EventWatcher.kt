@@ -32,7 +32,7 @@ class EventWatcher(
     private val prefs = context.applicationContext.getSharedPreferences("handoff-events", Context.MODE_PRIVATE)
     private val lock = java.lang.Object()
     private val watched = HashSet<String>()
-    private val open = HashSet<HttpURLConnection>()
+    private val connections = HashSet<HttpURLConnection>()
     private var pokes = 0L
     private var stopped = false
 
@@ -67,7 +67,7 @@ class EventWatcher(
         val closing = synchronized(lock) {
             stopped = true
             lock.notifyAll()
-            open.toList()
+            connections.toList()
         }
         closing.forEach { it.disconnect() }
     }
@@ -110,7 +110,7 @@ class EventWatcher(
         val connection = url.openConnection(Proxy(Proxy.Type.HTTP, InetSocketAddress("127.0.0.1", port))) as HttpURLConnection
         synchronized(lock) {
             if (stopped) return Outcome.ENDED
-            open.add(connection)
+            connections.add(connection)
         }
         try {
             connection.connectTimeout = CONNECT_TIMEOUT_MS
@@ -127,7 +127,7 @@ class EventWatcher(
             read(origin, connection)
             return Outcome.ENDED
         } finally {
-            synchronized(lock) { open.remove(connection) }
+            synchronized(lock) { connections.remove(connection) }
             connection.disconnect()
         }
     }

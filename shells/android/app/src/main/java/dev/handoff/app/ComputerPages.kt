@@ -37,7 +37,7 @@ class ComputerPages(
         onMessage(view, message, sourceOrigin, isMainFrame, replyProxy)
     }
 
-    /** Whether this phone's WebView can give computer pages the plugin (Android System WebView 87 or later). */
+    /** Whether this phone's WebView can give computer pages the plugin (message listeners and document-start scripts). */
     val supported: Boolean
         get() = WebViewFeature.isFeatureSupported(WebViewFeature.WEB_MESSAGE_LISTENER) &&
             WebViewFeature.isFeatureSupported(WebViewFeature.DOCUMENT_START_SCRIPT)

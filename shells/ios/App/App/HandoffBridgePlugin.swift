@@ -63,7 +63,7 @@ public class HandoffBridgePlugin: CAPPlugin, CAPBridgedPlugin, NotificationHandl
         }
         let model = UIDevice.current.model.lowercased().filter { $0.isASCII && ($0.isLetter || $0.isNumber) }
         defaultHostname = "handoff-" + (model.isEmpty ? "iphone" : model)
-        NotificationCenter.default.addObserver(self, selector: #selector(becameActive), name: UIApplication.didBecomeActiveNotification, object: nil)
+        NotificationCenter.default.addObserver(self, selector: #selector(enteringForeground), name: UIApplication.willEnterForegroundNotification, object: nil)
         let defaults = UserDefaults.standard
         let saved = Settings(
             hostname: defaults.string(forKey: Keys.hostname) ?? defaultHostname,
@@ -197,7 +197,7 @@ public class HandoffBridgePlugin: CAPPlugin, CAPBridgedPlugin, NotificationHandl
         openPendingLink()
     }
 
-    @objc private func becameActive() {
+    @objc private func enteringForeground() {
         // iOS ends the streams of an app in the background: follow them again.
         let port = currentProxyPort()
         if port > 0 {

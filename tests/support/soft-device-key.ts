@@ -48,6 +48,8 @@ export async function actAsShell(context: BrowserContext, options: { bridgeApi?:
     type Call = (method: string, query: string) => Promise<unknown>
     const call = (globalThis as unknown as { handoffTestBridge: Call }).handoffTestBridge
     const bridge = {
+      // The test's phone node runs as the test started it.
+      start: () => Promise.reject(new Error('the test phone node cannot be restarted')),
       status: () => call('status', ''),
       discover: async ({ port, timeoutMillis }: { port: number; timeoutMillis: number }) => ({ computers: await call('discover', `port=${port}&timeout=${timeoutMillis}`) }),
       // The native plugin loads the URL in the web view, whose traffic goes through the bridge's proxy.

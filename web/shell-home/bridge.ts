@@ -22,6 +22,12 @@ export interface DiscoveredComputer {
 }
 
 export interface BridgePlugin {
+  /**
+   * (Re)starts the node under this name, on Tailscale's control server or a
+   * self-hosted one (Headscale), with an auth key or an interactive login.
+   * The shell starts it at launch with the last settings; this changes them.
+   */
+  start(options: { hostname: string; controlURL?: string; authKey?: string }): Promise<BridgeStatus>
   status(): Promise<BridgeStatus>
   /** The tailnet's online nodes that answer as Handoff on `port`. */
   discover(options: { port: number; timeoutMillis: number }): Promise<{ computers: DiscoveredComputer[] }>

@@ -13,6 +13,8 @@ import { DEFAULT_PORT, loadSaved, mergeComputers, parseComputerAddress, remember
  */
 
 const DISCOVER_TIMEOUT_MS = 3_000
+/** While the node starts (or waits for its login), its state is asked this often. */
+const STATUS_POLL_MS = 1_000
 
 const root = document.getElementById('home') as HTMLElement
 
@@ -68,23 +70,66 @@ function addForm(onAdd: () => void): HTMLElement {
   return form
 }
 
-async function render(bridge: BridgePlugin): Promise<void> {
-  const status = await bridge.status().catch(() => undefined)
-  const found = status?.Running ? await bridge.discover({ port: DEFAULT_PORT, timeoutMillis: DISCOVER_TIMEOUT_MS }).then((r) => r.computers).catch(() => []) : []
-  const computers = mergeComputers(loadSaved(), found)
+/** The node's settings: a self-hosted control server and an auth key, for tailnets that are not on Tailscale's. */
+function nodeForm(bridge: BridgePlugin, onStarted: () => void): HTMLElement {
+  const hostname = h('input', { type: 'text', autocapitalize: 'off', autocomplete: 'off', spellcheck: 'false', placeholder: 'this phone’s name on the tailnet', 'aria-label': 'This phone’s name on the tailnet', 'data-testid': 'node-hostname' })
+  const controlURL = h('input', { type: 'url', autocapitalize: 'off', autocomplete: 'off', spellcheck: 'false', placeholder: 'https://headscale.example (empty: Tailscale’s)', 'aria-label': 'Control server', 'data-testid': 'node-control' })
+  const authKey = h('input', { type: 'password', autocomplete: 'off', placeholder: 'auth key (optional)', 'aria-label': 'Auth key', 'data-testid': 'node-auth-key' })
+  const problem = h('p', { class: 'home-problem', 'data-testid': 'node-problem', hidden: true })
+  const form = h('form', { class: 'home-add' }, hostname, controlURL, authKey, h('button', { type: 'submit', class: 'primary' }, 'Start'), problem)
+  form.addEventListener('submit', (event) => {
+    event.preventDefault()
+    problem.hidden = true
+    const options = { hostname: hostname.value.trim(), ...(controlURL.value.trim() ? { controlURL: controlURL.value.trim() } : {}), ...(authKey.value ? { authKey: authKey.value } : {}) }
+    bridge.start(options).then(onStarted, (err: unknown) => {
+      problem.hidden = false
+      problem.textContent = err instanceof Error ? err.message : String(err)
+    })
+  })
+  return h('details', { class: 'home-node' }, h('summary', {}, 'This phone on the tailnet'), form)
+}
+
+/**
+ * The home screen: a status line, the computers, and the two forms. Only the
+ * status line and the list change afterwards (the forms keep what is typed):
+ * the status every second until the node runs, then the list, which Refresh
+ * and Add fill again.
+ */
+function mount(bridge: BridgePlugin): void {
+  const status = h('div', {}, statusLine(undefined))
+  const list = h('div', {})
+  let polling: ReturnType<typeof setTimeout> | undefined
+
+  const showComputers = async (running: boolean) => {
+    const found = running ? await bridge.discover({ port: DEFAULT_PORT, timeoutMillis: DISCOVER_TIMEOUT_MS }).then((r) => r.computers).catch(() => []) : []
+    const computers = mergeComputers(loadSaved(), found)
+    list.replaceChildren(
+      computers.length
+        ? h('ul', { class: 'sessions', 'data-testid': 'computers' }, ...computers.map((c) => computerRow(c, bridge)))
+        : h('p', { class: 'home-empty', 'data-testid': 'no-computers' }, 'No computer yet. On your computer run handoff serve, then Refresh, or add its name below.'),
+    )
+  }
+  const watchStatus = async () => {
+    clearTimeout(polling)
+    const now = await bridge.status().catch(() => undefined)
+    status.replaceChildren(statusLine(now))
+    await showComputers(now?.Running === true)
+    // Starting, or waiting for the user's login: look again shortly.
+    if (!now?.Running) polling = setTimeout(() => void watchStatus(), STATUS_POLL_MS)
+  }
+
   const refresh = h('button', { type: 'button', 'data-testid': 'refresh' }, 'Refresh')
-  refresh.addEventListener('click', () => void render(bridge))
-  const list = computers.length
-    ? h('ul', { class: 'sessions', 'data-testid': 'computers' }, ...computers.map((c) => computerRow(c, bridge)))
-    : h('p', { class: 'home-empty', 'data-testid': 'no-computers' }, 'No computer yet. On your computer run handoff serve, then Refresh, or add its name below.')
+  refresh.addEventListener('click', () => void watchStatus())
   root.replaceChildren(
     h('header', { class: 'app-bar' }, h('h1', {}, 'Handoff'), h('span', { class: 'spacer' }), refresh),
-    statusLine(status),
+    status,
     list,
-    addForm(() => void render(bridge)),
+    addForm(() => void watchStatus()),
+    nodeForm(bridge, () => void watchStatus()),
   )
+  void watchStatus()
 }
 
 const bridge = bridgePlugin()
-if (bridge) void render(bridge)
+if (bridge) mount(bridge)
 else root.replaceChildren(h('p', { class: 'home-empty' }, 'This page is the Handoff app’s home screen; open it in the app.'))

@@ -17,6 +17,7 @@ import com.getcapacitor.Plugin
 import com.getcapacitor.PluginCall
 import com.getcapacitor.PluginMethod
 import com.getcapacitor.annotation.CapacitorPlugin
+import dev.handoff.go.bridge.Bridge
 import dev.handoff.go.bridge.Node
 import dev.handoff.go.bridge.Status
 import java.io.File
@@ -210,6 +211,8 @@ class HandoffBridgePlugin : Plugin() {
         if (running != null && settings == wanted && authKey.isEmpty()) return running.status()
         stopNode()
         val stateDir = File(context.filesDir, "tailnet").apply { mkdirs() }
+        // Go cannot list interfaces itself on Android 11 and later.
+        Bridge.setInterfaceLister(AndroidInterfaces)
         val started = Node(stateDir.path, wanted.hostname, wanted.controlURL, false)
         try {
             started.start(authKey)

@@ -1,6 +1,7 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { connect, type Socket } from 'node:net'
+import { createServer } from 'node:http'
+import { connect, type AddressInfo, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -10,7 +11,7 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.js'
 import { PairCli } from './support/pair-cli.js'
 import { VirtualAuthenticator } from './support/passkey.js'
 import { collectProblems, type PageProblems } from './support/problems.js'
-import { actAsShell } from './support/soft-device-key.js'
+import { actAsShell } from './support/shell-plugins.js'
 import { makeCertificate, requestThrough, tailnetUnavailable, TestTailnet, until, type Computer, type PhoneNode } from './support/tailnet.js'
 import { PrivateTmux, tempHome } from './support/tmux.js'
 
@@ -385,7 +386,6 @@ function tcpOpen(host: string, port: number): Promise<void> {
 
 /** Serves a folder's files over http on localhost, as the shell's app serves its own pages. */
 async function serveFolder(dir: string): Promise<{ url: string; close(): Promise<void> }> {
-  const { createServer } = await import('node:http')
   const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' }
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname
@@ -399,6 +399,6 @@ async function serveFolder(dir: string): Promise<{ url: string; close(): Promise
     }
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as import('node:net').AddressInfo
+  const { port } = server.address() as AddressInfo
   return { url: `http://localhost:${port}/`, close: () => new Promise((resolve) => server.close(() => resolve())) }
 }

@@ -1,7 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
+import type { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { connect } from 'node:tls'
 import { fileURLToPath } from 'node:url'
 
 /*
@@ -46,13 +49,7 @@ class Child<T> {
   private readonly proc: ChildProcess
   private stderr = ''
 
-  constructor(
-    file: string,
-    args: readonly string[],
-    env: NodeJS.ProcessEnv = {},
-    /** What it is, for the tailnet's bookkeeping. */
-    readonly kind = 'node',
-  ) {
+  constructor(file: string, args: readonly string[], env: NodeJS.ProcessEnv = {}) {
     this.proc = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TS_NO_LOGS_NO_SUPPORT: 'true', ...env } })
     this.proc.stderr?.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-8_000)))
     this.ready = new Promise<T>((resolve, reject) => {
@@ -130,6 +127,7 @@ export class TestTailnet {
   private readonly subnet = `10.${200 + (process.pid % 50)}.${process.pid % 250}`
   /** One LAN (a veth pair, a /30) and one network namespace per computer. */
   private lans = 0
+  private computers = 0
   private controlReady: ControlReady | undefined
 
   /** LAN `i`: the computer's namespace and its veth pair; the host side is this namespace. */
@@ -179,8 +177,8 @@ export class TestTailnet {
 
   /** A computer node: tailscaled in a namespace of its own, logged in as `hostname`. */
   async addComputer(hostname: string): Promise<Computer> {
-    const computers = this.children.filter((c) => c.kind === 'tailscaled').length
-    const lan = computers === 0 ? this.lan(0) : this.addLan()
+    // The first computer takes the LAN start() made for the control server.
+    const lan = this.computers++ === 0 ? this.lan(0) : this.addLan()
     const runDir = join(this.dir, `${hostname}-run`)
     const stateDir = join(this.dir, `${hostname}-state`)
     mkdirSync(runDir, { recursive: true })
@@ -195,7 +193,7 @@ export class TestTailnet {
     const daemon = new Child<never>(wrap[0], [
       ...wrap.slice(1),
       bin('tailscaled'), `--statedir=${stateDir}`, '--socket=/var/run/tailscale/tailscaled.sock', '--tun=tailscale0', '--port=0', '--no-logs-no-support',
-    ], {}, 'tailscaled')
+    ])
     daemon.ready.catch(() => {})
     this.children.push(daemon as Child<unknown>)
     const tailscale = (...args: string[]) => run(wrap[0], [...wrap.slice(1), bin('tailscale'), ...args])
@@ -268,7 +266,7 @@ export async function until(ok: () => boolean | Promise<boolean>, ms: number, wh
 
 export interface ProxiedResponse {
   status: number
-  headers: import('node:http').IncomingHttpHeaders
+  headers: IncomingHttpHeaders
   body: string
   /** The server certificate's serial number, as the TLS handshake showed it. */
   certSerial: string
@@ -284,11 +282,9 @@ export async function requestThrough(
   ca: string,
   init: { method?: string; headers?: Record<string, string>; body?: string } = {},
 ): Promise<ProxiedResponse> {
-  const { request: httpRequest } = await import('node:http')
-  const { connect } = await import('node:tls')
   const target = new URL(url)
   const [proxyHost, proxyPort] = proxy.split(':') as [string, string]
-  const tunnel = await new Promise<import('node:net').Socket>((resolve, reject) => {
+  const tunnel = await new Promise<Socket>((resolve, reject) => {
     const req = httpRequest({ host: proxyHost, port: Number(proxyPort), method: 'CONNECT', path: `${target.hostname}:${target.port || 443}`, timeout: 20_000 })
     req.once('connect', (res, socket) => (res.statusCode === 200 ? resolve(socket) : reject(new Error(`proxy refused CONNECT: ${res.statusCode}`))))
     req.once('error', reject)

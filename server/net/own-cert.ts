@@ -1,6 +1,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto'
 import { watch, type FSWatcher } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
+import type { Stats } from 'node:fs'
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import { HandoffError } from '../errors.js'
 import { readJsonFile, removeFile, writeFileAtomic } from '../store/index.js'
@@ -31,7 +32,7 @@ export type OwnCertificateCheck =
 
 const bad = (message: string, fix: string): OwnCertificateCheck => ({ ok: false, message, fix })
 
-async function readPem(path: string, what: string): Promise<Buffer | OwnCertificateCheck> {
+async function readPem(path: string, what: string): Promise<{ bytes: Buffer; info: Stats } | OwnCertificateCheck> {
   let info
   try {
     info = await stat(path)
@@ -41,7 +42,7 @@ async function readPem(path: string, what: string): Promise<Buffer | OwnCertific
   }
   if (!info.isFile()) return bad(`the ${what} ${path} is not a regular file`, `give the path of the ${what} file itself`)
   if (info.size > OWN_CERT_LIMITS.fileBytes) return bad(`the ${what} ${path} is larger than ${OWN_CERT_LIMITS.fileBytes / 1024} KB`, `give a PEM ${what} file`)
-  return readFile(path)
+  return { bytes: await readFile(path), info }
 }
 
 /**
@@ -51,12 +52,12 @@ async function readPem(path: string, what: string): Promise<Buffer | OwnCertific
  * for this key. Never throws; each problem says what to do next.
  */
 export async function checkOwnCertificate(files: OwnCertificate, dnsName: string, now: number = Date.now()): Promise<OwnCertificateCheck> {
-  const cert = await readPem(files.certPath, 'certificate')
-  if (!Buffer.isBuffer(cert)) return cert
-  const key = await readPem(files.keyPath, 'key')
-  if (!Buffer.isBuffer(key)) return key
+  const certFile = await readPem(files.certPath, 'certificate')
+  if ('ok' in certFile) return certFile
+  const keyFile = await readPem(files.keyPath, 'key')
+  if ('ok' in keyFile) return keyFile
+  const [cert, key, keyInfo] = [certFile.bytes, keyFile.bytes, keyFile.info]
 
-  const keyInfo = await stat(files.keyPath)
   if ((keyInfo.mode & 0o077) !== 0) {
     return bad(`the key ${files.keyPath} can be read by others (mode ${(keyInfo.mode & 0o777).toString(8)})`, `make it private: chmod 600 ${files.keyPath}`)
   }
